@@ -1,0 +1,186 @@
+"""GET /api/v1/conversations under load: first vs last page per filter, beside pgbench and a bare handler.
+
+One run starts embedded Postgres + Valkey, loads 1,000,000 conversations (account 1 holds
+500,000), then for every filter combination measures the API (wrk), pgbench running the very
+statement the API runs, and EXPLAIN (ANALYZE, BUFFERS); also the limiter on vs off. Usage:
+
+    uv run python -m bench.api_bench [--seconds 5] [--rounds 3] [--connections 32] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+
+from bench import api_load as load
+from bench.api_report import markdown
+from bench.api_setup import BIG_ACCOUNT, Fixture, prepare_sync, start_servers
+from shared.db.conversations import LIST_CONVERSATIONS_SQL
+
+LIMIT = 50
+LAST_CURSOR_SQL = (
+    "SELECT id FROM conversations c WHERE {where} ORDER BY c.started_at, c.id OFFSET {offset} LIMIT 1"
+)
+
+
+def combinations(fx: Fixture) -> dict[str, dict[str, Any]]:
+    """The filter combinations of the issue, as API query values."""
+    since = fx.since.isoformat().replace("+00:00", "Z")
+    return {
+        "none": {},
+        "channel": {"channel": "web_chat"},
+        "agent_id": {"agent_id": fx.agent_id},
+        "since": {"since": since},
+        "all three": {"channel": "web_chat", "agent_id": fx.agent_id, "since": since},
+    }
+
+
+def statement(filters: dict[str, Any], fx: Fixture, before_id: int | None) -> tuple[str, list[object]]:
+    """The SQL the API runs for these filters, and its arguments (shared/db/conversations.py order)."""
+    shape = ("channel" in filters, "agent_id" in filters, "since" in filters, before_id is not None)
+    args: list[object] = [BIG_ACCOUNT]
+    args += [filters["agent_id"]] if "agent_id" in filters else []
+    args += [filters["channel"]] if "channel" in filters else []
+    args += [fx.since] if "since" in filters else []
+    args += [before_id] if before_id is not None else []
+    return LIST_CONVERSATIONS_SQL[shape], [*args, LIMIT + 1]
+
+
+async def last_cursor(conn: asyncpg.Connection, filters: dict[str, Any], fx: Fixture) -> int:
+    """A before_id whose page is the walk's last: the (LIMIT+1)-th oldest row under the filters."""
+    where = [f"c.account_id = {BIG_ACCOUNT}"]
+    if "channel" in filters:
+        where.append(f"c.channel = '{filters['channel']}'")
+    if "agent_id" in filters:
+        where.append(f"c.agent_id = {int(filters['agent_id'])}")
+    if "since" in filters:
+        where.append(f"c.started_at >= '{fx.since.isoformat()}'")
+    sql = LAST_CURSOR_SQL.format(where=" AND ".join(where), offset=LIMIT)
+    cursor: int = await conn.fetchval(sql)
+    return cursor
+
+
+async def explain(conn: asyncpg.Connection, sql: str, args: list[object]) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) after two warm-up executions."""
+    for _ in range(2):
+        await conn.fetch(sql, *args)
+    rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)
+    return "\n".join(row[0] for row in rows)
+
+
+async def plan_cases(fx: Fixture) -> dict[str, dict[str, Any]]:
+    """Per combination and page: the query string, the SQL + args, and its plan."""
+    conn = await asyncpg.connect(fx.database_url)
+    cases: dict[str, dict[str, Any]] = {}
+    try:
+        for name, filters in combinations(fx).items():
+            cursor = await last_cursor(conn, filters, fx)
+            for page, before in (("first", None), ("last", cursor)):
+                sql, args = statement(filters, fx, before)
+                query = {"limit": LIMIT, **filters, **({"before_id": before} if before else {})}
+                cases[f"{name}|{page}"] = {
+                    "query": urlencode(query),
+                    "sql": sql,
+                    "args": args,
+                    "explain": await explain(conn, sql, args),
+                }
+    finally:
+        await conn.close()
+    return cases
+
+
+def measure_api(
+    fx: Fixture, cases: dict[str, dict[str, Any]], args: argparse.Namespace, processes: int, limiter: str
+) -> dict[str, dict[str, Any]]:
+    """wrk against every case on one API server configuration."""
+    port = load.free_port()
+    env = {"RINGREADY_DATABASE_URL": fx.database_url, "RINGREADY_REDIS_URL": fx.redis_url}
+    server = load.start_api(env, port, processes, limiter)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1/conversations?"
+        load.wrk(base + f"limit={LIMIT}", 1, args.connections, fx.api_key)  # warm pools and caches
+        for name, case in cases.items():
+            if limiter == "on" and not name.endswith("|first"):
+                continue
+            results[name] = load.wrk(base + case["query"], args.seconds, args.connections, fx.api_key)
+    finally:
+        load.stop(server)
+    return results
+
+
+def one_round(fx: Fixture, cases: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """Every measurement once, interleaved so that background noise hits all of them alike."""
+    workdir = Path(tempfile.mkdtemp(prefix="ringready-pgbench-"))
+    bare_port = load.free_port()
+    bare = load.start_bare(bare_port)
+    try:
+        bare_result = load.wrk(
+            f"http://127.0.0.1:{bare_port}/api/v1/conversations", args.seconds, args.connections, None
+        )
+    finally:
+        load.stop(bare)
+    pg = {
+        name: load.pgbench(fx.database_url, c["sql"], c["args"], args.seconds, args.connections, workdir)
+        for name, c in cases.items()
+    }
+    api = {f"{p} proc, limiter off": measure_api(fx, cases, args, p, "off") for p in (1, 2)}
+    api[f"{args.limiter_processes} proc, limiter on"] = measure_api(
+        fx, cases, args, args.limiter_processes, "on"
+    )
+    return {"bare": bare_result, "pgbench": pg, "api": api}
+
+
+def median_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over rounds of every number, keyed like one round."""
+
+    def walk(values: list[Any]) -> Any:
+        if isinstance(values[0], dict):
+            return {k: walk([v[k] for v in values]) for k in values[0]}
+        numbers = [v for v in values if v is not None]
+        return statistics.median(numbers) if numbers else None
+
+    return walk(rounds)  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    """Start servers, load, plan, measure `rounds` times, print JSON (and write markdown)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--limiter-processes", type=int, default=2)
+    parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--bare", type=int)
+    args = parser.parse_args()
+    if args.bare:
+        return load.run_bare(args.bare)
+    load.require_wrk()
+    root = Path(tempfile.mkdtemp(prefix="ringready-apibench-"))
+    postgres, valkey = start_servers(root)
+    try:
+        fx = prepare_sync(postgres.url, valkey.url)
+        cases = asyncio.run(plan_cases(fx))
+        rounds = [one_round(fx, cases, args) for _ in range(args.rounds)]
+    finally:
+        valkey.stop()
+        postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)  # ~1 GB of throw-away cluster
+    result: dict[str, Any] = {"settings": vars(args) | {"markdown": str(args.markdown)}}
+    result |= {"median": median_of(rounds), "rounds": rounds}
+    print(json.dumps(result, indent=2, default=str))
+    if args.markdown:
+        args.markdown.write_text(markdown(result["median"], cases, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""create_app for the Developer API: wiring only."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.api import agents, conversations, discovery, whoami
+from services.api.auth import auth_middleware
+from services.api.keysync import key_cache_ctx
+from services.api.ratelimit_http import key_ratelimit_middleware, ratelimit_ctx, ratelimit_middleware
+from shared.config import Settings
+from shared.middleware import request_middleware
+from shared.web import add_health_routes, pg_ctx, redis_ctx, settings_key
+
+
+def add_api_routes(app: web.Application) -> None:
+    """Every /api/v1 route, plus /llms.txt."""
+    router = app.router
+    router.add_get("/api/v1/whoami", whoami.whoami)
+    router.add_get("/api/v1/conversations", conversations.list_handler)
+    router.add_get("/api/v1/conversations/{id}", conversations.detail_handler)
+    router.add_get("/api/v1/agents", agents.list_handler)
+    router.add_get("/api/v1/agents/{id}", agents.detail_handler)
+    router.add_patch("/api/v1/agents/{id}", agents.patch_handler)
+    router.add_get("/api/v1/openapi.json", discovery.openapi_handler)
+    router.add_get("/llms.txt", discovery.llms_txt_handler)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The API application; resources open in cleanup_ctx, no I/O here."""
+    app = web.Application(
+        middlewares=[request_middleware, ratelimit_middleware, auth_middleware, key_ratelimit_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[settings_key] = settings
+    app.cleanup_ctx.extend([pg_ctx, redis_ctx, key_cache_ctx, ratelimit_ctx])
+    add_health_routes(app, required=("postgres", "redis"))
+    add_api_routes(app)
+    return app

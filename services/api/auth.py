@@ -1,0 +1,91 @@
+"""API key authentication and scope checks for /api/v1 (openapi.json is public)."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from services.api.keycache import ApiKeyInfo, KeyCache
+from services.api.ratelimit_http import guard_key_lookup
+from services.api.typedefs import api_key_info, key_cache_key
+from shared.db.api_keys import find_key_by_hash
+from shared.errors import Forbidden, Unauthenticated
+from shared.keys import hash_key, looks_like_key
+from shared.web import pg_key
+
+API_PREFIX = "/api/v1/"
+PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def presented_key(request: web.Request) -> str:
+    """The key from `Authorization: Bearer ...` or `X-API-KEY: ...`."""
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("Authorization header must be 'Bearer <api key>'.", headers=_CHALLENGE)
+        return token.strip()
+    header_key = request.headers.get("X-API-KEY")
+    if header_key:
+        return header_key.strip()
+    raise Unauthenticated(
+        "Missing API key: send 'Authorization: Bearer rr_live_...' (or 'X-API-KEY: rr_live_...').",
+        headers=_CHALLENGE,
+    )
+
+
+def _info_from(row: asyncpg.Record) -> ApiKeyInfo | None:
+    """The cacheable view of a key row; revoked keys are remembered as None."""
+    if row["revoked_at"] is not None:
+        return None
+    return ApiKeyInfo(
+        key_id=row["id"],
+        account_id=row["account_id"],
+        email=row["email"],
+        prefix=row["prefix"],
+        scopes=tuple(row["scopes"]),
+        plan=row["plan"],
+        rate_limit_per_min=row["rate_limit_per_min"],
+    )
+
+
+async def authenticate(request: web.Request, key: str) -> ApiKeyInfo:
+    """The key's info from the process cache, or from Postgres once; 401 if unknown or revoked."""
+    if not looks_like_key(key):
+        raise Unauthenticated("Invalid API key.", headers=_CHALLENGE)
+    cache: KeyCache = request.app[key_cache_key]
+    key_hash = hash_key(key)
+    hit, info = cache.get(key_hash)
+    if not hit:
+        await guard_key_lookup(request)  # a flood of unknown keys is cut off before Postgres
+        # The only Postgres round trip of auth: once per key per TTL (or per second without pub/sub).
+        generation = cache.generation
+        row = await find_key_by_hash(request.app[pg_key], key_hash)
+        info = None if row is None else _info_from(row)
+        cache.put(key_hash, info, generation)
+    if info is None:
+        raise Unauthenticated("Invalid or revoked API key.", headers=_CHALLENGE)
+    cache.record_use(info.key_id)
+    return info
+
+
+def required_scope(method: str) -> str:
+    """Reads need 'read'; every other method (PATCH) needs 'write'."""
+    return "read" if method in _READ_METHODS else "write"
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authenticate /api/v1/* and check the method's scope before the handler runs."""
+    path = request.path
+    if not path.startswith(API_PREFIX) or path in PUBLIC_PATHS or request.match_info.http_exception:
+        return await handler(request)  # unknown paths and methods keep their 404/405
+    info = await authenticate(request, presented_key(request))
+    request[api_key_info] = info  # set before the scope check so a 403 still carries limit headers
+    scope = required_scope(request.method)
+    if scope not in info.scopes:
+        raise Forbidden(f"This API key lacks the '{scope}' scope.")
+    return await handler(request)

@@ -1,0 +1,86 @@
+"""GET /api/v1/conversations and /api/v1/conversations/{id}."""
+
+from __future__ import annotations
+
+import asyncpg
+import msgspec
+from aiohttp import web
+
+from services.api.inputs import BIGINT_MAX
+from services.api.schemas import (
+    ConversationDetail,
+    ConversationItem,
+    ConversationList,
+    TranscriptTurn,
+    WebChat,
+    WebChatDetail,
+)
+from services.api.typedefs import api_key_info
+from services.api.validation import parse_list_query
+from shared.db.conversations import conversation_exists, get_conversation, list_conversations
+from shared.errors import InvalidInput, NotFound
+from shared.web import json_response, pg_key
+
+
+class StoredDataError(RuntimeError):
+    """A stored row doesn't fit the public shape (a worker or migration bug)."""
+
+
+def item_from(row: asyncpg.Record) -> ConversationItem:
+    """A list row (LIST_COLUMNS order) as the public item."""
+    web_chat = WebChat(row[14], row[15]) if row[1] == "web_chat" else None
+    return ConversationItem(*row[:14], web_chat)  # type: ignore[call-arg]
+
+
+def detail_from(row: asyncpg.Record) -> ConversationDetail:
+    """A detail row as the public single conversation (raw_role stays internal)."""
+    web_chat = WebChatDetail(row[14], row[15], row["visitor_ip"]) if row[1] == "web_chat" else None
+    try:
+        transcript = msgspec.convert(row["transcript"] or [], list[TranscriptTurn])
+    except msgspec.ValidationError as exc:
+        # Stored data we can't publish is our bug: a 500, never a 422 that blames the caller.
+        raise StoredDataError(f"conversation {row[0]} transcript: {exc}") from exc
+    return ConversationDetail(*row[:14], web_chat, transcript, row["recording_url"])  # type: ignore[call-arg]
+
+
+async def list_handler(request: web.Request) -> web.Response:
+    """A page of the account's conversations, newest first, keyset-paginated."""
+    query = parse_list_query(request.query)
+    account_id = request[api_key_info].account_id
+    pool = request.app[pg_key]
+    rows = await list_conversations(
+        pool,
+        account_id,
+        limit=query.limit + 1,  # one extra row tells whether another page exists
+        channel=query.channel,
+        agent_id=query.agent_id,
+        since=query.since,
+        before_id=query.before_id,
+    )
+    # An empty page after a cursor is either the end or a bad cursor; only then pay to tell.
+    if (
+        not rows
+        and query.before_id is not None
+        and not await conversation_exists(pool, account_id, query.before_id)
+    ):
+        raise InvalidInput("before_id: no such conversation")
+    items = [item_from(row) for row in rows[: query.limit]]
+    next_before_id = items[-1].id if len(rows) > query.limit else None
+    return json_response(ConversationList(items, next_before_id, query.limit))
+
+
+def path_id(request: web.Request, what: str) -> int:
+    """The {id} path segment; anything that can't be one of our ids is simply not found."""
+    raw = request.match_info["id"]
+    if not raw.isdigit() or not 1 <= int(raw) <= BIGINT_MAX:
+        raise NotFound(f"{what} not found.")
+    return int(raw)
+
+
+async def detail_handler(request: web.Request) -> web.Response:
+    """One conversation with its transcript; 404 if missing or another account's."""
+    conversation_id = path_id(request, "Conversation")
+    row = await get_conversation(request.app[pg_key], request[api_key_info].account_id, conversation_id)
+    if row is None:
+        raise NotFound("Conversation not found.")
+    return json_response(detail_from(row))

@@ -1,0 +1,198 @@
+"""Per-key and per-IP request budgets: GCRA in one Redis script, an in-process fallback if Redis fails.
+
+Semantics (docs/rate-limits.md): a limit of L per minute is a bucket of L requests that refills
+at L per 60 s. Denied requests consume nothing. One EVALSHA per request returns everything the
+response headers need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from pathlib import Path
+from typing import Literal, Protocol
+
+import msgspec
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
+
+from services.api.ratelimit_local import LocalGcra, Outcome
+from shared.config import Settings
+
+log = structlog.get_logger(__name__)
+
+PERIOD_S = 60  # every limit is "requests per minute"
+KEY_POLICY = "default"  # RateLimit-Policy name for API keys
+IP_POLICY = "ip"  # ... and for requests without a valid key
+BACKOFF_S = 1.0  # after a Redis failure, skip Redis this long so requests don't all wait the timeout
+WARN_EVERY_S = 10.0  # at most one fallback warning per this interval (with a count)
+GCRA_SCRIPT = (Path(__file__).parent / "gcra.lua").read_text()
+
+
+class LimitedKey(Protocol):
+    """What the limiter needs to know about an authenticated key (ApiKeyInfo has it)."""
+
+    @property
+    def key_id(self) -> int: ...
+    @property
+    def plan(self) -> str: ...
+    @property
+    def rate_limit_per_min(self) -> int | None: ...
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    """The limiter's verdict on one request and the bucket's state after it."""
+
+    allowed: bool
+    limit: int  # requests per PERIOD_S, also the burst
+    remaining: int  # requests that would be admitted right now
+    reset_after_s: float  # until the bucket is full again
+    retry_after_s: float  # until the next request is admitted (0 when allowed)
+    now_epoch_s: float  # the limiter's clock (Redis TIME) when it decided
+    source: Literal["redis", "fallback"]
+    policy: str
+
+    @property
+    def window_s(self) -> int:
+        """RateLimit `t`: whole seconds until the next request (denied) or a full bucket (allowed)."""
+        return math.ceil(self.reset_after_s if self.allowed else self.retry_after_s)
+
+    @property
+    def reset_epoch_s(self) -> int:
+        """X-RateLimit-Reset: the epoch second by which `t` has passed."""
+        return math.ceil(self.now_epoch_s) + self.window_s
+
+
+def limit_for(settings: Settings, plan: str, override: int | None) -> int:
+    """Requests per minute: the key's override, else its plan's, else the default plan's."""
+    if override is not None:
+        return override
+    return settings.plans.get(plan, settings.plans[settings.default_plan])
+
+
+def limit_for_key(settings: Settings, key: LimitedKey) -> int:
+    """limit_for applied to an authenticated key."""
+    return limit_for(settings, key.plan, key.rate_limit_per_min)
+
+
+def interval_us(limit_per_min: int) -> int:
+    """GCRA emission interval, rounded up so the sustained rate never exceeds the limit."""
+    return -(-PERIOD_S * 1_000_000 // limit_per_min)
+
+
+def api_key_bucket(key_id: int) -> str:
+    """Redis key of an API key's bucket; the hash tag keeps it on one Cluster slot."""
+    return f"rl:{{k{key_id}}}"
+
+
+def ip_bucket(ip: str) -> str:
+    """Redis key of a client IP's bucket (requests without a valid key)."""
+    return f"rl:{{ip:{ip}}}"
+
+
+def _decision(outcome: Outcome, limit: int, policy: str, source: Literal["redis", "fallback"]) -> Decision:
+    allowed, remaining, retry_us, reset_us, now_us = (int(value) for value in outcome)
+    return Decision(
+        allowed=bool(allowed),
+        limit=limit,
+        remaining=remaining,
+        reset_after_s=reset_us / 1e6,
+        retry_after_s=retry_us / 1e6,
+        now_epoch_s=now_us / 1e6,
+        source=source,
+        policy=policy,
+    )
+
+
+class RateLimiter:
+    """Shared GCRA buckets in Redis; fails open to per-process buckets while Redis misbehaves."""
+
+    def __init__(self, redis: aioredis.Redis, *, ip_limit_per_min: int, timeout_s: float) -> None:
+        self.ip_limit_per_min = ip_limit_per_min
+        self.timeout_s = timeout_s
+        self.local = LocalGcra()
+        self.fallback_count = 0  # metric: requests decided in-process because Redis failed
+        self.redis_failures = 0  # metric: Redis calls that timed out or errored
+        self._redis = redis
+        self._script = redis.register_script(GCRA_SCRIPT)
+        self._skip_until = 0.0
+        self._degraded = False
+        self._probing = False
+        self._announced = False
+        self._warned_at = -math.inf
+        self._unwarned = 0
+
+    async def warm_up(self, timeout_s: float = 2.0) -> None:
+        """Connect and load the script before traffic; a Redis that is down now is not fatal."""
+        try:
+            await asyncio.wait_for(self._redis.script_load(GCRA_SCRIPT), timeout_s)
+        except (TimeoutError, RedisError, OSError) as exc:
+            log.warning("rate_limiter_warm_up_failed", error=repr(exc))
+
+    async def hit_key(self, key_id: int, limit_per_min: int) -> Decision:
+        """Count one request against an API key's budget."""
+        return await self._hit(api_key_bucket(key_id), limit_per_min, KEY_POLICY)
+
+    async def hit_ip(self, ip: str) -> Decision:
+        """Count one request without a valid key against the client IP's (stricter) budget."""
+        return await self._hit(ip_bucket(ip), self.ip_limit_per_min, IP_POLICY)
+
+    async def peek_ip(self, ip: str) -> Decision:
+        """Would the client IP's budget admit a request? Charges nothing (a valid key is not charged)."""
+        return await self._hit(ip_bucket(ip), self.ip_limit_per_min, IP_POLICY, peek=True)
+
+    async def _hit(self, bucket: str, limit: int, policy: str, *, peek: bool = False) -> Decision:
+        interval = interval_us(limit)
+        if self._use_redis():
+            outcome = await self._ask_redis(bucket, limit, interval, peek)
+            if outcome is not None:
+                return _decision(outcome, limit, policy, "redis")
+        self.fallback_count += 1
+        return _decision(self.local.hit(bucket, limit, interval, peek=peek), limit, policy, "fallback")
+
+    def _use_redis(self) -> bool:
+        """Healthy: always. Degraded: one probe at a time, once the backoff has passed."""
+        if not self._degraded:
+            return True
+        return not self._probing and time.monotonic() >= self._skip_until
+
+    async def _ask_redis(self, bucket: str, limit: int, interval: int, peek: bool) -> Outcome | None:
+        """The script's answer, or None (and the failure recorded) if Redis errs or is too slow."""
+        probing = self._probing = self._degraded
+        try:
+            outcome: Outcome = await asyncio.wait_for(
+                self._script(keys=[bucket], args=[limit, interval, "peek"] if peek else [limit, interval]),
+                self.timeout_s,
+            )
+        except (TimeoutError, RedisError, OSError) as exc:
+            self._redis_failed(exc)
+            return None
+        finally:
+            if probing:
+                self._probing = False
+        self._redis_ok()
+        return outcome
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        self.redis_failures += 1
+        self._skip_until = time.monotonic() + BACKOFF_S
+        self._degraded = True
+        self._unwarned += 1
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_S:
+            log.warning(
+                "rate_limiter_fallback",
+                error=repr(exc),
+                failures_since_last_warning=self._unwarned,
+                fallback_requests=self.fallback_count,
+            )
+            self._warned_at, self._unwarned = now, 0
+            self._announced = True
+
+    def _redis_ok(self) -> None:
+        self._degraded = False
+        if self._announced:  # one "recovered" per "fallback" warning, however requests interleave
+            self._announced = False
+            log.warning("rate_limiter_recovered", fallback_requests=self.fallback_count)

@@ -1,0 +1,155 @@
+"""aiohttp side of rate limiting: the limiter's cleanup context, headers, middlewares, auth hook.
+
+Wiring (services/api/app.py):
+    middlewares=[request_middleware, ratelimit_middleware, auth_middleware, key_ratelimit_middleware]
+    cleanup_ctx: [..., redis_ctx, ratelimit_ctx]
+and auth calls `await guard_key_lookup(request)` just before looking an uncached key up in Postgres.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import msgspec
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from services.api.ratelimit import PERIOD_S, Decision, RateLimiter, limit_for_key
+from services.api.typedefs import api_key_info
+from shared import errors
+from shared.middleware import error_response
+from shared.web import redis_key, settings_key
+
+log = structlog.get_logger("request")
+
+API_PREFIX = "/api/v1/"
+limiter_key = web.AppKey("rate_limiter", RateLimiter)
+decision_key = web.RequestKey("rate_limit_decision", Decision)
+
+
+async def ratelimit_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The process's RateLimiter on the app's Redis client (list it after redis_ctx)."""
+    settings = app[settings_key]
+    limiter = RateLimiter(
+        app[redis_key],
+        ip_limit_per_min=settings.ip_rate_limit_per_min,
+        timeout_s=settings.rate_limit_timeout_ms / 1000,
+    )
+    await limiter.warm_up()
+    app[limiter_key] = limiter
+    yield
+
+
+def headers_for(decision: Decision) -> dict[str, str]:
+    """X-RateLimit-*, the IETF RateLimit-Policy/RateLimit fields (draft -08..-11), Retry-After on deny."""
+    window = decision.window_s
+    headers = {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(decision.reset_epoch_s),
+        "RateLimit-Policy": f'"{decision.policy}";q={decision.limit};w={PERIOD_S}',
+        "RateLimit": f'"{decision.policy}";r={decision.remaining};t={window}',
+    }
+    if not decision.allowed:
+        headers["Retry-After"] = str(window)
+    return headers
+
+
+def rate_limited(decision: Decision, *, by_ip: bool) -> errors.RateLimited:
+    """The 429 for a denied decision: detail says when to retry; headers included."""
+    who = "from this IP address without a valid API key" if by_ip else "for this API key"
+    detail = (
+        f"Rate limit exceeded {who}: {decision.limit} requests per minute. Retry after {decision.window_s} s."
+    )
+    return errors.RateLimited(detail, decision.window_s, headers=headers_for(decision))
+
+
+def client_ip(request: web.Request) -> str:
+    """The peer address (forwarded-for headers are not trusted: anyone can send them)."""
+    return request.remote or "unknown"
+
+
+async def charge_ip(request: web.Request) -> Decision | None:
+    """Count this request against its client IP and remember the decision on the request."""
+    limiter = request.app.get(limiter_key)
+    if limiter is None:
+        return None
+    decision = await limiter.hit_ip(client_ip(request))
+    request[decision_key] = decision
+    return decision
+
+
+async def guard_key_lookup(request: web.Request) -> None:
+    """Auth calls this before a Postgres lookup of an uncached key: 429 once the IP is over budget.
+
+    Only a peek: a valid key is never charged to its IP (a burst of first requests after a
+    restart must not hit the IP limit); the failed lookup is charged when its 401 is rendered.
+    """
+    limiter = request.app.get(limiter_key)
+    if limiter is None:
+        return
+    decision = await limiter.peek_ip(client_ip(request))
+    if not decision.allowed:
+        request[decision_key] = decision
+        raise rate_limited(decision, by_ip=True)
+
+
+async def charge_key(request: web.Request) -> Decision | None:
+    """Count this request against its authenticated key, if auth found one."""
+    info = request.get(api_key_info)
+    limiter = request.app.get(limiter_key)
+    if info is None or limiter is None:
+        return None
+    decision = await limiter.hit_key(info.key_id, limit_for_key(request.app[settings_key], info))
+    request[decision_key] = decision
+    return decision
+
+
+@web.middleware
+async def key_ratelimit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """After auth: the key's budget decides before the handler runs."""
+    decision = await charge_key(request)
+    if decision is not None and not decision.allowed:
+        raise rate_limited(decision, by_ip=False)
+    return await handler(request)
+
+
+# What request_middleware renders without a traceback; anything else is a bug worth logging.
+_EXPECTED = (errors.AppError, web.HTTPException, msgspec.ValidationError, msgspec.DecodeError)
+
+
+def _request_id() -> str:
+    return str(structlog.contextvars.get_contextvars().get("request_id", ""))
+
+
+async def _render_error(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """Render like request_middleware; a failed auth is counted against the client IP first."""
+    if isinstance(exc, errors.Unauthenticated) and decision_key not in request:
+        decision = await charge_ip(request)
+        if decision is not None and not decision.allowed:
+            exc = rate_limited(decision, by_ip=True)
+    if not isinstance(exc, _EXPECTED):
+        log.exception("request_failed", method=request.method, path=request.path)
+    return error_response(exc, _request_id())
+
+
+@web.middleware
+async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Before auth: every /api/v1 response, errors included, carries the rate-limit headers."""
+    if not request.path.startswith(API_PREFIX):
+        return await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = await _render_error(request, exc)
+    except Exception as exc:
+        response = await _render_error(request, exc)
+    decision = request.get(decision_key)
+    if decision is None and request.get(api_key_info) is not None:
+        decision = await charge_key(request)  # auth identified the key, then refused (403)
+    if decision is not None and not response.prepared:
+        response.headers.update(headers_for(decision))
+    return response

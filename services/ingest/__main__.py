@@ -1,0 +1,21 @@
+"""`python -m services.ingest`: settings, logging, serve."""
+
+from __future__ import annotations
+
+from services.ingest.app import create_app
+from shared.config import from_env
+from shared.logging import configure_logging
+from shared.serve import run_app
+
+
+def main() -> None:
+    """Entry point of the ingest process."""
+    settings = from_env()
+    configure_logging(settings, "ingest")
+    run_app(
+        lambda: create_app(settings), settings.ingest_host, settings.ingest_port, settings.ingest_processes
+    )
+
+
+if __name__ == "__main__":
+    main()

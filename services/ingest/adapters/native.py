@@ -1,0 +1,97 @@
+"""Native phone and web-chat events to FinishedConversation."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import msgspec
+
+from services.ingest.adapters.common import invalid
+from services.ingest.adapters.native_schema import ChatTurn, NativePhoneCall, NativeWebChat, PhoneTurn
+from services.ingest.phone import to_e164
+from services.ingest.roles import normalise_role
+from services.ingest.timestamps import as_utc
+from shared.models import FinishedConversation, Role, Turn
+
+# Native senders version a record with `updated_at`; the rank is the same for every delivery.
+NATIVE_RANK = 1
+
+phone_decoder = msgspec.json.Decoder(NativePhoneCall)
+web_chat_decoder = msgspec.json.Decoder(NativeWebChat)
+
+
+def _turns(turns: list[PhoneTurn] | list[ChatTurn], human: Role) -> list[Turn]:
+    result = []
+    for turn in turns:
+        role = normalise_role(turn.role, human)
+        if role is not None:
+            result.append(Turn(role=role, content=turn.content, elapsed_s=turn.elapsed_s, raw_role=turn.role))
+    return result
+
+
+def _number(value: str | None, field: str) -> str | None:
+    number = to_e164(value)
+    if value is not None and number is None:
+        raise invalid("not a phone number in E.164 form", field)
+    return number
+
+
+def _visitor_ip(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise invalid("not an IPv4 or IPv6 address", "visitor_ip") from None
+
+
+def adapt_phone(body: bytes) -> FinishedConversation:
+    """Decode a native phone event (422 naming the field on bad input)."""
+    call = phone_decoder.decode(body)
+    ended_at = as_utc(call.ended_at)
+    return FinishedConversation(
+        source="phone",
+        provider_call_id=call.call_id,
+        channel="phone",
+        event_type="call_ended",
+        event_rank=NATIVE_RANK,
+        event_at=as_utc(call.updated_at) if call.updated_at else ended_at,
+        started_at=as_utc(call.started_at),
+        ended_at=ended_at,
+        transcript=_turns(call.transcript, "caller"),
+        from_number=_number(call.from_, "from"),
+        to_number=_number(call.to, "to"),
+        agent_id=call.agent_id,
+        end_reason_raw=call.end_reason,
+        recording_url=call.recording_url,
+        caller_name=call.caller_name,
+        summary=call.summary,
+        label=call.label,
+        provider_metadata=call.metadata,
+    )
+
+
+def adapt_web_chat(body: bytes) -> FinishedConversation:
+    """Decode a native web-chat event (422 naming the field on bad input)."""
+    chat = web_chat_decoder.decode(body)
+    ended_at = as_utc(chat.ended_at)
+    return FinishedConversation(
+        source="web_chat",
+        provider_call_id=chat.session_id,
+        channel="web_chat",
+        event_type="chat_ended",
+        event_rank=NATIVE_RANK,
+        event_at=as_utc(chat.updated_at) if chat.updated_at else ended_at,
+        started_at=as_utc(chat.started_at),
+        ended_at=ended_at,
+        transcript=_turns(chat.transcript, "visitor"),
+        agent_id=chat.agent_id,
+        end_reason_raw=chat.end_reason,
+        caller_name=chat.visitor_name,
+        summary=chat.summary,
+        label=chat.label,
+        visitor_ip=_visitor_ip(chat.visitor_ip),
+        device_type=chat.device_type,
+        origin_url=chat.origin_url,
+        provider_metadata=chat.metadata,
+    )

@@ -1,0 +1,77 @@
+"""Our own documented webhook formats (docs/ingest.md): native phone calls and native web chats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+UtcTime = Annotated[datetime, Meta(tz=True, description="RFC 3339 with a UTC offset")]
+Text = Annotated[str, Meta(max_length=10_000)]
+Id = Annotated[str, Meta(min_length=1, max_length=255)]
+AgentId = Annotated[int, Meta(ge=1, description="RingReady agent id")]
+PhoneNumber = Annotated[str, Meta(pattern=r"^\+?[0-9 ().\-]{7,24}$", description="E.164 preferred")]
+Seconds = Annotated[float, Meta(ge=0, description="seconds since the conversation started")]
+
+
+class PhoneTurn(msgspec.Struct, frozen=True, kw_only=True):
+    """One turn of a phone transcript; system and tool turns are accepted and dropped."""
+
+    role: Literal["agent", "caller", "system", "tool"]
+    content: str
+    elapsed_s: Seconds
+
+
+class ChatTurn(msgspec.Struct, frozen=True, kw_only=True):
+    """One turn of a web-chat transcript; system and tool turns are accepted and dropped."""
+
+    role: Literal["agent", "visitor", "system", "tool"]
+    content: str
+    elapsed_s: Seconds
+
+
+class NativeBase(msgspec.Struct, frozen=True, kw_only=True):
+    """Fields both native formats share. Unknown fields are ignored so senders can add some."""
+
+    started_at: UtcTime
+    ended_at: UtcTime
+    updated_at: UtcTime | None = None  # the record's version; a newer one replaces an older one
+    end_reason: Annotated[str, Meta(max_length=200)] | None = None
+    summary: Text | None = None
+    label: Annotated[str, Meta(max_length=200)] | None = None
+    metadata: dict[str, Any] = {}
+
+    def __post_init__(self) -> None:
+        if self.ended_at < self.started_at:
+            raise ValueError("`ended_at` must not be before `started_at` - at `$.ended_at`")
+
+
+class NativePhoneCall(NativeBase, frozen=True, kw_only=True):
+    """POST /webhooks/v1/phone: one finished call from any telephony backend."""
+
+    call_id: Annotated[Id, Meta(description="the telephony backend's call id; unique per call")]
+    to: PhoneNumber | None = None
+    from_: PhoneNumber | None = msgspec.field(default=None, name="from")
+    agent_id: AgentId | None = None
+    recording_url: Annotated[str, Meta(max_length=2048)] | None = None
+    caller_name: Annotated[str, Meta(max_length=200)] | None = None
+    transcript: list[PhoneTurn] = []
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.to is None and self.agent_id is None:
+            raise ValueError("either `to` or `agent_id` is required - at `$.to`")
+
+
+class NativeWebChat(NativeBase, frozen=True, kw_only=True):
+    """POST /webhooks/v1/web-chat: one finished chat from our chat widget backend."""
+
+    session_id: Annotated[Id, Meta(description="the widget's chat session id; unique per chat")]
+    agent_id: AgentId
+    visitor_ip: Annotated[str, Meta(max_length=45)] | None = None
+    device_type: Annotated[str, Meta(max_length=50)] | None = None
+    origin_url: Annotated[str, Meta(max_length=2048)] | None = None
+    visitor_name: Annotated[str, Meta(max_length=200)] | None = None
+    transcript: list[ChatTurn] = []

@@ -1,0 +1,105 @@
+"""Vapi end-of-call-report to FinishedConversation; every other message type is ignored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from services.ingest.adapters.common import Adapted, Ignored, invalid
+from services.ingest.adapters.vapi_schema import VapiEnvelope, VapiReport, VapiTurn, VapiWebhook
+from services.ingest.phone import to_e164
+from services.ingest.roles import normalise_role
+from services.ingest.timestamps import as_utc, from_epoch_ms
+from shared.models import FinishedConversation, Turn
+
+END_OF_CALL_REPORT = "end-of-call-report"
+# The report is the final, analysed record of a call (status-update(ended) is never stored).
+REPORT_RANK = 2
+
+kind_decoder = msgspec.json.Decoder(VapiEnvelope)
+report_decoder = msgspec.json.Decoder(VapiWebhook)
+
+
+def _turns(report: VapiReport) -> list[Turn]:
+    messages: list[VapiTurn] = report.artifact.messages if report.artifact else []
+    turns = []
+    for item in messages or report.messages:
+        role = normalise_role(item.role)
+        if role is not None and item.message:
+            turns.append(
+                Turn(role=role, content=item.message, elapsed_s=item.seconds_from_start, raw_role=item.role)
+            )
+    return turns
+
+
+def _times(report: VapiReport) -> tuple[datetime, datetime]:
+    call = report.call
+    started = report.started_at or call.started_at or call.created_at
+    ended = report.ended_at or call.ended_at
+    if started is None:
+        raise invalid("`startedAt` is required", "message.startedAt")
+    if ended is None:
+        raise invalid("`endedAt` is required", "message.endedAt")
+    return as_utc(started), as_utc(ended)
+
+
+def _numbers(report: VapiReport) -> tuple[str | None, str | None]:
+    """(from, to): the customer called our number on inbound calls, and the reverse on outbound."""
+    customer = report.customer or report.call.customer
+    ours = to_e164(report.phone_number.number) if report.phone_number else None
+    theirs = to_e164(customer.number) if customer else None
+    if report.call.type == "outboundPhoneCall":
+        return ours, theirs
+    return theirs, ours
+
+
+def _recording(report: VapiReport) -> str | None:
+    artifact = report.artifact
+    if artifact is None:
+        return report.recording_url
+    mono = artifact.recording.mono if artifact.recording else None
+    return (mono.combined_url if mono else None) or artifact.recording_url or report.recording_url
+
+
+def _metadata(report: VapiReport) -> dict[str, Any]:
+    analysis = report.analysis
+    found = {
+        "call_type": report.call.type,
+        "phone_call_provider_id": report.call.phone_call_provider_id,
+        "cost": report.cost,
+        "success_evaluation": analysis.success_evaluation if analysis else None,
+        "structured_data": analysis.structured_data if analysis else None,
+    }
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def adapt_vapi(body: bytes) -> Adapted:
+    """Map an end-of-call-report; other server messages are acknowledged and ignored."""
+    kind = kind_decoder.decode(body).message.type
+    if kind != END_OF_CALL_REPORT:
+        return Ignored(f"vapi message type {kind!r} is not stored")
+    report = report_decoder.decode(body).message
+    started_at, ended_at = _times(report)
+    from_number, to_number = _numbers(report)
+    customer = report.customer or report.call.customer
+    return FinishedConversation(
+        source="vapi",
+        provider_call_id=report.call.id,
+        channel="phone",
+        event_type=END_OF_CALL_REPORT,
+        event_rank=REPORT_RANK,
+        event_at=from_epoch_ms(report.timestamp) if report.timestamp else ended_at,
+        started_at=started_at,
+        ended_at=ended_at,
+        transcript=_turns(report),
+        from_number=from_number,
+        to_number=to_number,
+        provider_assistant_id=report.call.assistant_id,
+        end_reason_raw=report.ended_reason or report.call.ended_reason,
+        recording_url=_recording(report),
+        caller_name=customer.name if customer else None,
+        summary=(report.analysis.summary if report.analysis else None) or report.summary,
+        provider_metadata=_metadata(report),
+    )

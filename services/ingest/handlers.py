@@ -1,0 +1,54 @@
+"""POST /webhooks/v1/{source}: verify the raw bytes, decode, queue durably, then answer."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import structlog
+from aiohttp import web
+
+from services.ingest.adapters.common import Ignored
+from services.ingest.enqueue import arq_key, enqueue
+from services.ingest.openapi import OPENAPI_JSON
+from services.ingest.replies import IgnoredReply, Queued
+from services.ingest.sources import SOURCES, Source
+from shared.errors import NotFound
+from shared.models import QueuedEvent
+from shared.web import JSON, json_response, settings_key
+
+
+def _source(name: str) -> Source:
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise NotFound(f"unknown webhook source {name!r}; expected one of {', '.join(SOURCES)}") from None
+
+
+async def receive_webhook(request: web.Request) -> web.Response:
+    """Answer 202 only once the event is on the queue; bad input is refused before it gets there."""
+    name = request.match_info["source"]
+    source = _source(name)
+    body = await request.read()  # client_max_size turns an oversized body into 413 here
+    delivery_id = source.verify(request.app[settings_key], request.headers, body, time.time())
+    adapted = source.adapt(body)
+    structlog.contextvars.bind_contextvars(source=name)
+    if isinstance(adapted, Ignored):
+        return json_response(IgnoredReply(reason=adapted.reason))
+    event = QueuedEvent(
+        conversation=adapted, raw_body=body, received_at=datetime.now(UTC), delivery_id=delivery_id
+    )
+    job_id = await enqueue(request.app[arq_key], event)
+    structlog.contextvars.bind_contextvars(job_id=job_id)
+    return json_response(Queued(job_id=job_id), status=202)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The ingest service's OpenAPI 3.1 document."""
+    return web.Response(body=OPENAPI_JSON, content_type=JSON)
+
+
+def add_routes(app: web.Application) -> None:
+    """The webhook routes; the document is registered first so it is not taken for a source."""
+    app.router.add_get("/webhooks/v1/openapi.json", openapi)
+    app.router.add_post("/webhooks/v1/{source}", receive_webhook)

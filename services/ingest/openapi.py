@@ -1,0 +1,123 @@
+"""The ingest service's OpenAPI 3.1 document, generated once from the same Structs that decode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from services.ingest.adapters.elevenlabs_schema import ElevenWebhook
+from services.ingest.adapters.native_schema import NativePhoneCall, NativeWebChat
+from services.ingest.adapters.retell_schema import RetellWebhook
+from services.ingest.adapters.vapi_schema import VapiWebhook
+from services.ingest.replies import ErrorBody, IgnoredReply, Queued
+
+_REF = "#/components/schemas/{name}"
+_STRUCTS = (
+    NativePhoneCall,
+    NativeWebChat,
+    VapiWebhook,
+    RetellWebhook,
+    ElevenWebhook,
+    Queued,
+    IgnoredReply,
+    ErrorBody,
+)
+(_PHONE, _CHAT, _VAPI, _RETELL, _ELEVEN, _QUEUED, _IGNORED, _ERROR), _COMPONENTS = (
+    msgspec.json.schema_components(_STRUCTS, ref_template=_REF)
+)
+
+_SECURITY_SCHEMES = {
+    "standardWebhooks": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "webhook-signature",
+        "description": "Standard Webhooks v1: space-separated `v1,<base64 HMAC-SHA256>` entries over "
+        "`{webhook-id}.{webhook-timestamp}.{body}`, keyed by base64-decoded `whsec_` secret; "
+        "timestamp within 5 minutes.",
+    },
+    "vapiSecret": {"type": "apiKey", "in": "header", "name": "X-Vapi-Secret"},
+    "vapiHmac": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-signature",
+        "description": "hex HMAC-SHA256 of `{x-timestamp}.{body}` (Vapi HMAC credential defaults).",
+    },
+    "retellSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-retell-signature",
+        "description": "`v=<epoch ms>,d=<hex HMAC-SHA256(api key, body + ms)>`.",
+    },
+    "elevenlabsSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "ElevenLabs-Signature",
+        "description": "`t=<unix s>,v0=<hex HMAC-SHA256(secret, t + '.' + body)>`.",
+    },
+}
+
+_STANDARD_HEADERS = [
+    {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"}},
+    {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "integer"}},
+]
+
+_ERRORS = {
+    "401": "missing or bad signature, or timestamp outside tolerance",
+    "413": "body over the configured limit (1 MiB by default)",
+    "422": "malformed JSON or a wrong field; the detail names the field",
+    "503": "the queue is unreachable; retry later",
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _operation(summary: str, body: dict[str, Any], security: list[str], ignores: bool) -> dict[str, Any]:
+    responses = {"202": _json(_QUEUED, "queued for storage")}
+    if ignores:
+        responses["200"] = _json(_IGNORED, "authentic event of a type that is not stored")
+    responses.update({code: _json(_ERROR, text) for code, text in _ERRORS.items()})
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": _STANDARD_HEADERS if security == ["standardWebhooks"] else [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": responses,
+            "security": [{name: []} for name in security],
+        }
+    }
+
+
+def build_openapi() -> dict[str, Any]:
+    """The whole document as plain data."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "RingReady ingest",
+            "version": "1",
+            "description": "Webhook receivers; see docs/ingest.md.",
+        },
+        "paths": {
+            "/webhooks/v1/phone": _operation(
+                "Native finished phone call", _PHONE, ["standardWebhooks"], False
+            ),
+            "/webhooks/v1/web-chat": _operation(
+                "Native finished web chat", _CHAT, ["standardWebhooks"], False
+            ),
+            "/webhooks/v1/vapi": _operation(
+                "Vapi end-of-call-report", _VAPI, ["vapiSecret", "vapiHmac"], True
+            ),
+            "/webhooks/v1/retell": _operation(
+                "Retell call_ended / call_analyzed", _RETELL, ["retellSignature"], True
+            ),
+            "/webhooks/v1/elevenlabs": _operation(
+                "ElevenLabs post_call_transcription", _ELEVEN, ["elevenlabsSignature"], True
+            ),
+        },
+        "components": {"schemas": _COMPONENTS, "securitySchemes": _SECURITY_SCHEMES},
+    }
+
+
+OPENAPI_JSON = msgspec.json.encode(build_openapi())

@@ -1,0 +1,27 @@
+"""Response bodies of the ingest endpoints (also the OpenAPI schemas and what tests decode)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+
+class Queued(msgspec.Struct, frozen=True, kw_only=True):
+    """202: the event is on the durable queue; a repeated delivery gets the same job id."""
+
+    status: Literal["queued"] = "queued"
+    job_id: str
+
+
+class IgnoredReply(msgspec.Struct, frozen=True, kw_only=True):
+    """200: a valid, authentic event of a type we do not store (nothing is queued)."""
+
+    status: Literal["ignored"] = "ignored"
+    reason: str
+
+
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    """Every 4xx/5xx: what went wrong, naming the field or header."""
+
+    detail: str

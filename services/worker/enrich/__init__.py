@@ -1,0 +1,1 @@
+"""Local, deterministic enrichment: end reason, caller name, topic label, summary."""

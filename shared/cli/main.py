@@ -1,0 +1,101 @@
+"""`ringready`: run a service, migrate, bring everything up, or administer accounts and keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+import asyncpg
+
+from shared.cli import admin, deadletters
+from shared.config import ConfigError, Settings, from_env
+from shared.db.migrate import migrate
+from shared.logging import configure_logging
+from shared.servers import resolved
+
+SERVICE_MODULES = {"api": "services.api", "ingest": "services.ingest", "worker": "services.worker"}
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """Bad arguments: one line on stderr and exit code 2, nothing written."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+async def migrate_database(settings: Settings) -> list[str]:
+    """Apply migrations to settings.database_url."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Apply pending migrations."""
+    with resolved(settings) as live:
+        applied = asyncio.run(migrate_database(live))
+    print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+    return 0
+
+
+def cmd_service(settings: Settings, args: argparse.Namespace) -> int:
+    """Replace this process with one service (what a container runs)."""
+    module = SERVICE_MODULES[args.command]
+    os.execv(sys.executable, [sys.executable, "-m", module])  # noqa: S606 - our own module
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    """Embedded servers (if needed), migrations, and all three services until Ctrl-C."""
+    from shared.cli.up import run_up
+
+    return run_up(settings, demo=args.demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand; admin groups register themselves from shared.cli.admin."""
+    parser = _Parser(prog="ringready", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    for name in SERVICE_MODULES:
+        sub.add_parser(name, help=f"run the {name} service").set_defaults(func=cmd_service)
+    up = sub.add_parser("up", help="run the whole system locally")
+    up.add_argument("--demo", action="store_true", help="also create demo data and print a curl line")
+    up.set_defaults(func=cmd_up)
+    _register_admin(sub)
+    return parser
+
+
+def _register_admin(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Operator command groups: accounts, agents, keys (shared.cli.admin) and dead letters."""
+    admin.register(sub)
+    deadletters.register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, configure, dispatch; exit 2 on bad arguments or configuration."""
+    try:
+        args = build_parser().parse_args(argv)
+        settings = from_env()
+    except (UsageError, ConfigError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    configure_logging(settings, "cli")
+    func: Command = args.func
+    try:
+        return func(settings, args)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Settings: one frozen Struct, read from RINGREADY_* environment variables exactly once.
+
+This is the only module that reads ``os.environ``. Everything else receives a
+``Settings`` instance; tests build one directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Literal, get_origin
+
+import msgspec
+
+PREFIX = "RINGREADY_"
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class ConfigError(Exception):
+    """Start-up configuration is wrong; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every knob of every service; the README's configuration table mirrors this."""
+
+    # Servers. Empty means "start the embedded one under data_dir".
+    database_url: str = ""
+    redis_url: str = ""
+    data_dir: str = ".ringready"
+
+    # HTTP services.
+    api_host: str = "127.0.0.1"
+    api_port: Port = 8080
+    api_processes: PositiveInt = 1
+    ingest_host: str = "127.0.0.1"
+    ingest_port: Port = 8081
+    ingest_processes: PositiveInt = 1
+    max_body_bytes: PositiveInt = 1_048_576
+
+    # Logging.
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    # Postgres pool.
+    pg_pool_min: Annotated[int, msgspec.Meta(ge=0)] = 1
+    pg_pool_max: PositiveInt = 10
+
+    # Webhook verification. Lists are comma-separated; several entries allow secret rotation.
+    webhook_secrets: tuple[str, ...] = ()  # Standard Webhooks whsec_... for native phone/web-chat
+    webhook_tolerance_s: PositiveInt = 300
+    vapi_secrets: tuple[str, ...] = ()  # X-Vapi-Secret shared tokens
+    vapi_hmac_secrets: tuple[str, ...] = ()  # Vapi HMAC credential secrets (sha256, hex, x-signature)
+    retell_api_keys: tuple[str, ...] = ()  # Retell API keys with the webhook badge
+    elevenlabs_secrets: tuple[str, ...] = ()  # ElevenLabs HMAC webhook secrets
+
+    # Worker and queue.
+    queue_name: str = "ringready:queue"
+    worker_max_jobs: PositiveInt = 200
+    job_timeout_s: PositiveInt = 20
+    job_max_tries: PositiveInt = 5
+    worker_batch_ms: Annotated[int, msgspec.Meta(ge=0)] = 5
+    health_check_interval_s: PositiveInt = 30
+    sweep_interval_s: PositiveInt = 30
+
+    # Developer API: plans are configuration (name=requests per minute).
+    plans: dict[str, PositiveInt] = msgspec.field(
+        default_factory=lambda: {"free": 60, "growth": 120, "pro": 300, "agency": 1000}
+    )
+    default_plan: str = "free"
+    ip_rate_limit_per_min: PositiveInt = 30
+    rate_limit_timeout_ms: PositiveInt = 250
+    key_cache_ttl_s: PositiveFloat = 60.0
+    last_used_flush_s: PositiveFloat = 5.0
+
+    def __post_init__(self) -> None:
+        if self.pg_pool_min > self.pg_pool_max:
+            raise ValueError("pg_pool_min must not exceed pg_pool_max")
+        if self.default_plan not in self.plans:
+            raise ValueError(f"default_plan {self.default_plan!r} is not one of plans")
+
+
+_LIST_FIELDS = frozenset(
+    field.name for field in msgspec.structs.fields(Settings) if get_origin(field.type) is tuple
+)
+_DICT_FIELDS = frozenset({"plans"})
+
+
+def _parse_value(name: str, raw: str) -> object:
+    """Turn one environment string into what msgspec.convert expects for that field."""
+    if name in _LIST_FIELDS:
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    if name in _DICT_FIELDS:
+        pairs: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in raw.split(","))):
+            plan, sep, limit = item.partition("=")
+            if not sep:
+                raise ConfigError(f"{PREFIX}{name.upper()}: expected name=number pairs, got {item!r}")
+            pairs[plan.strip()] = limit.strip()
+        return pairs
+    return raw
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from RINGREADY_* variables; unknown or malformed ones stop start-up."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for key, value in env.items():
+        if not key.startswith(PREFIX):
+            continue
+        name = key[len(PREFIX) :].lower()
+        if name not in Settings.__struct_fields__:
+            raise ConfigError(f"unknown setting {key}; see the configuration table in README.md")
+        raw[name] = _parse_value(name, value)
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as err:
+        raise ConfigError(f"invalid setting: {_env_name(str(err))}") from None
+
+
+def _env_name(message: str) -> str:
+    """Rewrite msgspec's `$.field` path into the environment variable's name."""
+    if "`$." not in message:
+        return message
+    head, _, rest = message.partition("`$.")
+    field, _, tail = rest.partition("`")
+    name = field.split(".")[0].split("[")[0]
+    return f"{head}{PREFIX}{name.upper()}{tail}"

@@ -1,0 +1,89 @@
+"""All read SQL for `conversations` and `conversation_details` (the worker owns the writes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import product
+
+import asyncpg
+
+# Exactly the list fields, in the public order; the list never reads conversation_details.
+LIST_COLUMNS = """c.id, c.channel, c.agent_id, c.from_number, c.to_number, c.caller_name, c.label,
+       c.summary, c.started_at, c.ended_at, c.duration_seconds, c.end_reason, c.is_archived,
+       c.is_viewed, c.device_type, c.origin_url"""
+
+# Which filters a list request carries: (channel, agent_id, since, before_id).
+FilterShape = tuple[bool, bool, bool, bool]
+
+
+def _list_sql(channel: bool, agent: bool, since: bool, before: bool) -> str:
+    """One fixed, fully index-bounded statement for one combination of filters."""
+    where = ["c.account_id = $1"]
+    n = 1
+    if agent:
+        n += 1
+        where.append(f"c.agent_id = ${n}")
+    if channel:
+        n += 1
+        where.append(f"c.channel = ${n}")
+    if since:
+        n += 1
+        where.append(f"c.started_at >= ${n}")
+    if before:
+        n += 1
+        # Resolved inside the tenant: a foreign id yields NULL, i.e. no rows (checked by the caller).
+        cursor = f"SELECT b.started_at, b.id FROM conversations b WHERE b.id = ${n} AND b.account_id = $1"  # noqa: S608
+        where.append(f"(c.started_at, c.id) < ({cursor})")
+    conditions = "\n  AND ".join(where)
+    return (
+        f"SELECT {LIST_COLUMNS}\nFROM conversations c\nWHERE {conditions}\n"
+        f"ORDER BY c.started_at DESC, c.id DESC\nLIMIT ${n + 1}"
+    )
+
+
+# Built once at import: distinct statements give asyncpg's prepared statements specific plans.
+LIST_CONVERSATIONS_SQL: dict[FilterShape, str] = {
+    (channel, agent, since, before): _list_sql(channel, agent, since, before)
+    for channel, agent, since, before in product((False, True), repeat=4)
+}
+CONVERSATION_EXISTS_SQL = "SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $2 AND account_id = $1)"
+GET_CONVERSATION_SQL = f"""
+SELECT {LIST_COLUMNS},
+       d.transcript, d.recording_url, d.visitor_ip
+FROM conversations c
+LEFT JOIN conversation_details d ON d.conversation_id = c.id
+WHERE c.id = $2 AND c.account_id = $1
+"""  # noqa: S608 -- LIST_COLUMNS is a constant
+
+
+async def list_conversations(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    account_id: int,
+    *,
+    limit: int,
+    channel: str | None = None,
+    agent_id: int | None = None,
+    since: datetime | None = None,
+    before_id: int | None = None,
+) -> list[asyncpg.Record]:
+    """Up to `limit` list rows, newest first by (started_at, id), strictly after the cursor."""
+    shape = (channel is not None, agent_id is not None, since is not None, before_id is not None)
+    args: list[object] = [account_id]
+    args.extend(value for value in (agent_id, channel, since, before_id) if value is not None)
+    args.append(limit)
+    return await conn.fetch(LIST_CONVERSATIONS_SQL[shape], *args)
+
+
+async def conversation_exists(
+    conn: asyncpg.Connection | asyncpg.Pool, account_id: int, conversation_id: int
+) -> bool:
+    """Whether this account owns a conversation with this id."""
+    found: bool = await conn.fetchval(CONVERSATION_EXISTS_SQL, account_id, conversation_id)
+    return found
+
+
+async def get_conversation(
+    conn: asyncpg.Connection | asyncpg.Pool, account_id: int, conversation_id: int
+) -> asyncpg.Record | None:
+    """The list row plus transcript, recording_url and visitor_ip; None if missing or not theirs."""
+    return await conn.fetchrow(GET_CONVERSATION_SQL, account_id, conversation_id)

@@ -1,0 +1,87 @@
+"""The one middleware: request id, error envelope {"detail": ...}, one log line per request."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import msgspec
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from shared import errors
+from shared.web import json_response
+
+log = structlog.get_logger("request")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+STATUS_BY_ERROR: dict[type[errors.AppError], int] = {
+    errors.InvalidInput: 422,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.RateLimited: 429,
+    errors.Unavailable: 503,
+}
+
+
+def request_id_for(request: web.Request) -> str:
+    """The caller's X-Request-ID if it is a sane token, else a fresh one."""
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    if _VALID_REQUEST_ID.match(incoming):
+        return incoming
+    return f"req_{uuid.uuid4().hex}"
+
+
+def error_response(exc: BaseException, request_id: str) -> web.Response:
+    """Map an exception to the {"detail": ...} envelope; unknown ones leak nothing."""
+    if isinstance(exc, errors.AppError):
+        status = STATUS_BY_ERROR.get(type(exc), 400)
+        headers = dict(exc.headers)
+        if isinstance(exc, errors.RateLimited):
+            headers["Retry-After"] = str(exc.retry_after_s)
+        return json_response({"detail": exc.detail}, status=status, headers=headers)
+    if isinstance(exc, msgspec.ValidationError | msgspec.DecodeError):
+        return json_response({"detail": f"Invalid request body: {exc}"}, status=422)
+    if isinstance(exc, web.HTTPException):
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")}
+        detail = exc.reason if exc.status != 413 else "Request body too large"
+        return json_response({"detail": detail}, status=exc.status, headers=headers)
+    return json_response(
+        {"detail": f"Internal server error; quote request id {request_id} when reporting it."},
+        status=500,
+    )
+
+
+@web.middleware
+async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bind the request id, turn every exception into the JSON envelope, log one line."""
+    started = time.perf_counter()
+    request_id = request_id_for(request)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error_response(exc, request_id)
+    except Exception as exc:
+        if not isinstance(exc, errors.AppError | msgspec.ValidationError | msgspec.DecodeError):
+            log.exception("request_failed", method=request.method, path=request.path)
+        response = error_response(exc, request_id)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    log.info(
+        "request_finished",
+        method=request.method,
+        path=request.path,
+        status=response.status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+    return response

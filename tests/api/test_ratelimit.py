@@ -1,0 +1,170 @@
+"""The Redis GCRA limiter against the real Redis: exactness, isolation, state, memory, reloads."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+
+from services.api.ratelimit import (
+    IP_POLICY,
+    KEY_POLICY,
+    RateLimiter,
+    api_key_bucket,
+    interval_us,
+    ip_bucket,
+    limit_for,
+)
+from shared.config import Settings
+from shared.embedded import free_port
+
+PROCESSES = 4
+
+
+@pytest.fixture
+async def clients(settings: Settings) -> AsyncIterator[list[aioredis.Redis]]:
+    """One Redis client per simulated API process."""
+    made = [aioredis.Redis.from_url(settings.redis_url) for _ in range(PROCESSES)]
+    yield made
+    for client in made:
+        await client.aclose()
+
+
+def limiter_on(client: aioredis.Redis, ip_limit: int = 30) -> RateLimiter:
+    return RateLimiter(client, ip_limit_per_min=ip_limit, timeout_s=0.5)
+
+
+async def test_concurrent_burst_from_four_processes_admits_exactly_the_limit(
+    clients: list[aioredis.Redis],
+) -> None:
+    limit = 20  # one token per 3 s: refill cannot add one while the burst runs
+    limiters = [limiter_on(client) for client in clients]
+    started = time.monotonic()
+    decisions = await asyncio.gather(
+        *(limiters[i % PROCESSES].hit_key(7, limit) for i in range(PROCESSES * limit))
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0, "the burst took longer than one emission interval"
+    admitted = [d for d in decisions if d.allowed]
+    denied = [d for d in decisions if not d.allowed]
+    assert len(admitted) == limit
+    assert sorted(d.remaining for d in admitted) == list(range(limit))
+    assert all(d.source == "redis" for d in decisions)
+    assert all(0 < d.retry_after_s <= 3.0 and d.remaining == 0 for d in denied)
+    assert all(d.window_s == 3 for d in denied)
+
+
+async def test_key_is_admitted_again_after_retry_after(clients: list[aioredis.Redis]) -> None:
+    limiter = limiter_on(clients[0])
+    limit = 120  # one token per 0.5 s
+    admitted = 0
+    # Hit until the first denial; on a loaded machine refill may add one or two while we drain.
+    while (denied := await limiter.hit_key(1, limit)).allowed:
+        admitted += 1
+        assert admitted < limit + 10
+    assert admitted >= limit
+    assert 0 < denied.retry_after_s <= 0.5
+    started = time.monotonic()
+    deadline = started + 5
+    while not (decision := await limiter.hit_key(1, limit)).allowed:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    waited = time.monotonic() - started
+    assert waited >= denied.retry_after_s - 0.05
+    assert decision.remaining == 0
+
+
+async def test_denied_requests_do_not_consume(
+    clients: list[aioredis.Redis], redis_client: aioredis.Redis
+) -> None:
+    limiter = limiter_on(clients[0])
+    for _ in range(3):
+        await limiter.hit_key(2, 3)
+    stored = await redis_client.get(api_key_bucket(2))
+    for _ in range(20):
+        assert not (await limiter.hit_key(2, 3)).allowed
+    assert await redis_client.get(api_key_bucket(2)) == stored
+
+
+async def test_keys_do_not_share_budgets(clients: list[aioredis.Redis]) -> None:
+    limiter = limiter_on(clients[0])
+    for _ in range(5):
+        await limiter.hit_key(10, 5)
+    assert not (await limiter.hit_key(10, 5)).allowed
+    other = await limiter.hit_key(11, 5)
+    assert other.allowed and other.remaining == 4
+    ip = await limiter.hit_ip("10")  # same digits, different bucket
+    assert ip.allowed and ip.remaining == 29
+
+
+async def test_state_moves_by_one_per_request(clients: list[aioredis.Redis]) -> None:
+    limiter = limiter_on(clients[0])
+    limit = 10
+    decisions = [await limiter.hit_key(3, limit) for _ in range(limit)]
+    assert [d.remaining for d in decisions] == list(range(limit - 1, -1, -1))
+    step = interval_us(limit) / 1e6
+    for before, after in zip(decisions, decisions[1:], strict=False):
+        assert after.reset_after_s == pytest.approx(before.reset_after_s + step, abs=0.05)
+    assert all(d.policy == KEY_POLICY and d.limit == limit and d.retry_after_s == 0 for d in decisions)
+    assert abs(decisions[-1].now_epoch_s - time.time()) < 5  # Redis's clock, in epoch seconds
+    denied = await limiter.hit_key(3, limit)
+    assert denied.reset_epoch_s - denied.window_s == pytest.approx(denied.now_epoch_s, abs=1)
+
+
+async def test_ip_budget_is_separate_and_stricter(clients: list[aioredis.Redis]) -> None:
+    limiter = limiter_on(clients[0], ip_limit=4)
+    results = [await limiter.hit_ip("192.0.2.7") for _ in range(5)]
+    assert [d.allowed for d in results] == [True] * 4 + [False]
+    assert all(d.policy == IP_POLICY and d.limit == 4 for d in results)
+    assert (await limiter.hit_ip("192.0.2.8")).allowed
+    assert (await limiter.hit_key(1, 60)).remaining == 59
+
+
+async def test_bucket_is_small_and_expires(
+    clients: list[aioredis.Redis], redis_client: aioredis.Redis
+) -> None:
+    limiter = limiter_on(clients[0])
+    await limiter.hit_key(123456, 1000)
+    await limiter.hit_ip("2001:db8::1")
+    for bucket in (api_key_bucket(123456), ip_bucket("2001:db8::1")):
+        usage = await redis_client.memory_usage(bucket)
+        assert usage is not None and usage <= 100
+        assert 0 < await redis_client.pttl(bucket) <= 2000
+    assert api_key_bucket(5) == "rl:{k5}"  # hash tag: one Cluster slot per bucket
+
+
+async def test_script_is_reloaded_after_script_flush(
+    clients: list[aioredis.Redis], redis_client: aioredis.Redis
+) -> None:
+    limiter = limiter_on(clients[0])
+    assert (await limiter.hit_key(4, 10)).remaining == 9
+    await redis_client.script_flush()
+    after = await limiter.hit_key(4, 10)
+    assert after.source == "redis" and after.remaining == 8
+
+
+def test_limit_comes_from_override_then_plan_then_default(settings: Settings) -> None:
+    custom = msgspec.structs.replace(settings, plans={"free": 60, "pro": 300}, default_plan="free")
+    assert limit_for(custom, "pro", None) == 300
+    assert limit_for(custom, "pro", 7) == 7
+    assert limit_for(custom, "retired-plan", None) == 60
+
+
+async def test_ip_peek_decides_without_charging(clients: list[aioredis.Redis]) -> None:
+    closed_port = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+    redis_limiter, fallback = limiter_on(clients[0], ip_limit=2), limiter_on(closed_port, ip_limit=2)
+    for limiter in (redis_limiter, fallback):
+        peeks = [await limiter.peek_ip("198.51.100.9") for _ in range(4)]
+        assert [(d.allowed, d.remaining) for d in peeks] == [(True, 1)] * 4
+        assert [(await limiter.hit_ip("198.51.100.9")).allowed for _ in range(3)] == [True, True, False]
+        blocked = await limiter.peek_ip("198.51.100.9")
+        assert not blocked.allowed and blocked.policy == IP_POLICY and blocked.retry_after_s > 0
+    assert {d.source for d in (await redis_limiter.peek_ip("x"), await fallback.peek_ip("x"))} == {
+        "redis",
+        "fallback",
+    }
+    await closed_port.aclose()

@@ -1,0 +1,224 @@
+"""Rate limiting through HTTP: the middlewares around the real auth, on real Postgres and Redis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestClient, make_mocked_request
+from pytest_aiohttp import AiohttpClient
+
+from services.api.auth import auth_middleware
+from services.api.keysync import key_cache_ctx
+from services.api.ratelimit import RateLimiter
+from services.api.ratelimit_http import (
+    guard_key_lookup,
+    key_ratelimit_middleware,
+    limiter_key,
+    ratelimit_ctx,
+    ratelimit_middleware,
+)
+from shared import errors
+from shared.config import Settings
+from shared.db.accounts import insert_account
+from shared.db.pool import create_pool
+from shared.embedded import free_port
+from shared.middleware import request_middleware
+from shared.web import add_health_routes, json_response, pg_key, redis_ctx, settings_key
+from tests.api.factories import make_key
+
+queries_key = web.AppKey("queries", list)
+
+
+async def ping(request: web.Request) -> web.Response:
+    return json_response({"ok": True})
+
+
+async def missing(request: web.Request) -> web.Response:
+    raise errors.NotFound("no conversation 5")
+
+
+async def boom(request: web.Request) -> web.Response:
+    raise RuntimeError("secret internals")
+
+
+async def counting_pg_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The real pool, noting every statement it runs (to prove what never reaches Postgres)."""
+    seen: list[str] = app[queries_key]
+
+    async def init(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda record: seen.append(record.query))
+
+    pool = await create_pool(app[settings_key], init=init)
+    app[pg_key] = pool
+    yield
+    await pool.close()
+
+
+def make_app(settings: Settings) -> web.Application:
+    """The API's middleware order as the lead wires it, with test handlers."""
+    middlewares = [request_middleware, ratelimit_middleware, auth_middleware, key_ratelimit_middleware]
+    app = web.Application(middlewares=middlewares)
+    app[settings_key] = settings
+    app[queries_key] = []
+    app.cleanup_ctx.extend([counting_pg_ctx, redis_ctx, key_cache_ctx, ratelimit_ctx])
+    app.router.add_get("/api/v1/ping", ping)
+    app.router.add_get("/api/v1/missing", missing)
+    app.router.add_get("/api/v1/boom", boom)
+    add_health_routes(app, required=("postgres", "redis"))
+    return app
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def new_key(pg: asyncpg.Pool, email: str, plan: str = "free", override: int | None = None) -> str:
+    account_id = await insert_account(pg, email, plan)
+    secret, _ = await make_key(pg, account_id, ["read", "write"], override)
+    return secret
+
+
+async def test_headers_track_the_bucket_until_429(
+    aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
+) -> None:
+    client: TestClient = await aiohttp_client(make_app(settings))
+    key = await new_key(pg, "a@example.com", override=5)
+    for expected in (4, 3, 2, 1, 0):
+        reply = await client.get("/api/v1/ping", headers=bearer(key))
+        assert reply.status == 200
+        assert reply.headers["X-RateLimit-Limit"] == "5"
+        assert reply.headers["X-RateLimit-Remaining"] == str(expected)
+        assert reply.headers["RateLimit-Policy"] == '"default";q=5;w=60'
+        t = int(reply.headers["RateLimit"].rpartition("t=")[2])
+        assert reply.headers["RateLimit"] == f'"default";r={expected};t={t}'
+        assert 0 < int(reply.headers["X-RateLimit-Reset"]) - time.time() <= t + 1
+        assert "Retry-After" not in reply.headers
+    denied = await client.get("/api/v1/ping", headers=bearer(key))
+    assert denied.status == 429
+    retry = int(denied.headers["Retry-After"])
+    assert 1 <= retry <= 12  # one token every 12 s
+    assert denied.headers["RateLimit"] == f'"default";r=0;t={retry}'
+    assert denied.headers["X-RateLimit-Remaining"] == "0"
+    assert retry - 1 <= int(denied.headers["X-RateLimit-Reset"]) - time.time() <= retry + 1
+    body = await denied.json()
+    assert body == {
+        "detail": f"Rate limit exceeded for this API key: 5 requests per minute. Retry after {retry} s."
+    }
+
+
+async def test_error_responses_carry_the_headers(
+    aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
+) -> None:
+    client: TestClient = await aiohttp_client(make_app(settings))
+    key = await new_key(pg, "a@example.com", plan="pro")
+    not_found = await client.get("/api/v1/missing", headers=bearer(key))
+    assert not_found.status == 404
+    assert await not_found.json() == {"detail": "no conversation 5"}
+    assert not_found.headers["X-RateLimit-Remaining"] == "299"
+    failed = await client.get("/api/v1/boom", headers=bearer(key))
+    assert failed.status == 500
+    assert "secret" not in await failed.text()
+    assert failed.headers["X-RateLimit-Limit"] == "300"
+    assert failed.headers["X-RateLimit-Remaining"] == "298"
+
+
+async def test_keys_and_accounts_do_not_share_budgets(
+    aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
+) -> None:
+    client: TestClient = await aiohttp_client(make_app(settings))
+    account_id = await insert_account(pg, "a@example.com", "free")
+    first, _ = await make_key(pg, account_id, ["read"], 2)
+    second, _ = await make_key(pg, account_id, ["read"], 2)
+    other = await new_key(pg, "b@example.com", override=2)
+    statuses = [(await client.get("/api/v1/ping", headers=bearer(first))).status for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    for key in (second, other):
+        reply = await client.get("/api/v1/ping", headers=bearer(key))
+        assert reply.status == 200 and reply.headers["X-RateLimit-Remaining"] == "1"
+
+
+async def test_plan_and_default_plan_limits(
+    aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
+) -> None:
+    custom = msgspec.structs.replace(settings, plans={"free": 60, "agency": 1000})
+    client: TestClient = await aiohttp_client(make_app(custom))
+    agency = await new_key(pg, "a@example.com", plan="agency")
+    unknown_plan = await new_key(pg, "b@example.com", plan="legacy")
+    reply = await client.get("/api/v1/ping", headers=bearer(agency))
+    assert reply.headers["RateLimit-Policy"] == '"default";q=1000;w=60'
+    reply = await client.get("/api/v1/ping", headers=bearer(unknown_plan))
+    assert reply.headers["X-RateLimit-Limit"] == "60"
+
+
+async def test_requests_without_a_valid_key_are_limited_per_ip(
+    aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
+) -> None:
+    client: TestClient = await aiohttp_client(
+        make_app(msgspec.structs.replace(settings, ip_rate_limit_per_min=3))
+    )
+    good = await new_key(pg, "a@example.com")
+    assert (await client.get("/api/v1/ping", headers=bearer(good))).status == 200  # cached before the flood
+    attempts = [{}, bearer("nonsense"), bearer("rr_live_" + "x" * 40)]
+    for expected in (2, 1, 0):
+        reply = await client.get("/api/v1/ping", headers=attempts[expected])
+        assert reply.status == 401
+        assert reply.headers["RateLimit"].startswith(f'"ip";r={expected};t=')
+        assert reply.headers["X-RateLimit-Limit"] == "3"
+    blocked = await client.get("/api/v1/ping", headers=bearer("rr_live_" + "y" * 40))
+    assert blocked.status == 429
+    retry = int(blocked.headers["Retry-After"])
+    assert (await blocked.json())["detail"] == (
+        "Rate limit exceeded from this IP address without a valid API key: 3 requests per minute. "
+        f"Retry after {retry} s."
+    )
+    still_good = await client.get("/api/v1/ping", headers=bearer(good))
+    assert still_good.status == 200 and still_good.headers["RateLimit-Policy"] == '"default";q=60;w=60'
+
+
+async def test_bad_key_flood_stops_reaching_postgres(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    app = make_app(msgspec.structs.replace(settings, ip_rate_limit_per_min=5))
+    client: TestClient = await aiohttp_client(app)
+    statuses = [
+        (await client.get("/api/v1/ping", headers=bearer(f"rr_live_{i:040d}"))).status for i in range(50)
+    ]
+    assert statuses == [401] * 5 + [429] * 45
+    lookups = [query for query in app[queries_key] if "key_hash" in query]
+    assert len(lookups) == 5
+
+
+async def test_guard_only_peeks_and_raises_once_the_ip_is_over(redis_client: aioredis.Redis) -> None:
+    app = web.Application()
+    limiter = app[limiter_key] = RateLimiter(redis_client, ip_limit_per_min=2, timeout_s=0.5)
+    request = make_mocked_request("GET", "/api/v1/ping", app=app)
+    for _ in range(5):
+        await guard_key_lookup(request)  # peeks charge nothing: valid keys never use the IP budget
+    assert [(await limiter.hit_ip(request.remote or "unknown")).allowed for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    with pytest.raises(errors.RateLimited) as raised:
+        await guard_key_lookup(request)
+    assert raised.value.headers["RateLimit-Policy"] == '"ip";q=2;w=60'
+    assert raised.value.retry_after_s == int(raised.value.headers["Retry-After"]) >= 1
+
+
+async def test_api_keeps_serving_when_redis_is_down(
+    aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
+) -> None:
+    broken = msgspec.structs.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    client: TestClient = await aiohttp_client(make_app(broken))
+    key = await new_key(pg, "a@example.com", override=3)
+    replies = [await client.get("/api/v1/ping", headers=bearer(key)) for _ in range(4)]
+    assert [r.status for r in replies] == [200, 200, 200, 429]
+    assert [r.headers["X-RateLimit-Remaining"] for r in replies] == ["2", "1", "0", "0"]
+    limiter = client.server.app[limiter_key]
+    assert limiter.fallback_count == 4 + 1  # every decision, and the IP peek before the lookup

@@ -1,0 +1,132 @@
+"""Readers for docker-compose.yml, deploy/Dockerfile and deploy/env.example, and the commands they run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from tests.helpers import REPO_ROOT
+
+COMPOSE = REPO_ROOT / "docker-compose.yml"
+DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
+ENV_EXAMPLE = REPO_ROOT / "deploy" / "env.example"
+SERVICES = ("api", "ingest", "worker")
+ENV_LINE = re.compile(r"^(#\s*)?(RINGREADY_[A-Z0-9_]+)=(.*)$")
+
+
+def compose() -> dict[str, Any]:
+    """docker-compose.yml as data, YAML anchors and merge keys resolved."""
+    data: dict[str, Any] = YAML(typ="safe").load(COMPOSE.read_text())
+    return data
+
+
+def compose_schema() -> dict[str, Any]:
+    """The Compose Specification JSON schema as vendored by check-jsonschema (from SchemaStore)."""
+    vendor = resources.files("check_jsonschema.builtin_schemas.vendor")
+    schema: dict[str, Any] = json.loads((vendor / "compose-spec.json").read_text())
+    return schema
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One Dockerfile instruction with its continuation lines joined."""
+
+    line: int
+    keyword: str
+    args: str
+
+
+def dockerfile() -> list[Instruction]:
+    """Instructions in order; comments and parser directives dropped, `\\` continuations joined."""
+    result, pending, start = [], "", 0
+    for number, raw in enumerate(DOCKERFILE.read_text().splitlines(), 1):
+        stripped = raw.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        start = start or number
+        pending += (" " if pending else "") + stripped.removesuffix("\\").strip()
+        if not stripped.endswith("\\"):
+            keyword, _, args = pending.partition(" ")
+            result.append(Instruction(start, keyword.upper(), args.strip()))
+            pending, start = "", 0
+    assert not pending, f"Dockerfile ends inside a continued instruction at line {start}"
+    return result
+
+
+def exec_form(args: str) -> list[str]:
+    """ENTRYPOINT/CMD/RUN arguments: JSON exec form, or the shell form split like sh would."""
+    if args.startswith("["):
+        value = json.loads(args)
+        assert isinstance(value, list) and all(isinstance(item, str) for item in value)
+        return value
+    return shlex.split(args)
+
+
+def env_entries() -> list[tuple[str, str, bool]]:
+    """(name, value, active) for every RINGREADY_* line of env.example; inactive ones are commented out."""
+    entries = []
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        match = ENV_LINE.match(line.strip())
+        if match:
+            entries.append((match.group(2), match.group(3), match.group(1) is None))
+    return entries
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command a deployment runs: where it is written, and its argv."""
+
+    origin: str
+    argv: tuple[str, ...]
+
+
+def _healthcheck(name: str, service: dict[str, Any]) -> list[Command]:
+    test = service.get("healthcheck", {}).get("test")
+    if not test:
+        return []
+    assert test[0] in ("CMD", "CMD-SHELL"), test
+    argv = test[1:] if test[0] == "CMD" else shlex.split(test[1])
+    return [Command(f"compose {name} healthcheck", tuple(argv))]
+
+
+def commands() -> list[Command]:
+    """Every command docker-compose.yml and the Dockerfile run (our image's entrypoint included)."""
+    instructions = dockerfile()
+    entrypoint = next(exec_form(i.args) for i in instructions if i.keyword == "ENTRYPOINT")
+    found = [Command(f"Dockerfile line {i.line}", tuple(exec_form(i.args))) for i in instructions
+             if i.keyword == "RUN"]  # fmt: skip
+    default_cmd = next(exec_form(i.args) for i in instructions if i.keyword == "CMD")
+    found.append(Command("Dockerfile ENTRYPOINT + CMD", (*entrypoint, *default_cmd)))
+    for name, service in compose()["services"].items():
+        ours = "build" in service
+        if "command" in service:
+            command = service["command"]
+            argv = command if isinstance(command, list) else shlex.split(command)
+            found.append(Command(f"compose {name}", tuple([*entrypoint, *argv] if ours else argv)))
+        found += _healthcheck(name, service)
+    return found
+
+
+def kind(argv: tuple[str, ...]) -> str | None:
+    """Which test below runs a command of this shape (None: nothing does, which fails the suite)."""
+    if argv[:2] == ("uv", "sync"):
+        return "uv-sync"
+    if argv == ("ringready", "migrate"):
+        return "migrate"
+    if len(argv) == 2 and argv[0] == "ringready" and argv[1] in SERVICES:
+        return "service"
+    if argv[:3] in (("python", "-m", "shared.cli.probe"), ("python", "-m", "services.worker")):
+        return "service-healthcheck"
+    return {"pg_isready": "pg_isready", "valkey-server": "valkey-server", "valkey-cli": "valkey-cli"}.get(
+        argv[0]
+    )
+
+
+def of_kind(name: str) -> list[Command]:
+    return [command for command in commands() if kind(command.argv) == name]

@@ -1,0 +1,71 @@
+"""Real service processes for fault tests: started with RINGREADY_* env from the test settings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+
+from shared.config import Settings
+from tests.helpers import REPO_ROOT
+
+
+def service_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a service reads its settings from, matching the test settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RINGREADY_")}
+    env |= {
+        "RINGREADY_DATABASE_URL": settings.database_url,
+        "RINGREADY_REDIS_URL": settings.redis_url,
+        "RINGREADY_DATA_DIR": settings.data_dir,
+        "RINGREADY_JOB_TIMEOUT_S": str(settings.job_timeout_s),
+        "RINGREADY_LOG_LEVEL": "warning",
+        "RINGREADY_LOG_FORMAT": "json",
+        "RINGREADY_WEBHOOK_SECRETS": ",".join(settings.webhook_secrets),
+    }
+    return env | extra
+
+
+def start_service(module: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`python -m <module>` with its output in log_path."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", module], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def stop(process: subprocess.Popen[bytes], signum: int = signal.SIGTERM) -> None:
+    """Signal a process we started and reap it."""
+    if process.poll() is None:
+        process.send_signal(signum)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], within_s: float, what: str) -> None:
+    """Poll a condition until it holds; fail naming what did not happen."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {within_s:.0f} s waiting for {what}")
+
+
+async def count_rows(database_url: str, table: str) -> int:
+    """Rows in a table, on a fresh connection (pools do not survive a Postgres restart)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        count: int = await conn.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - our table names
+        return count
+    finally:
+        await conn.close()

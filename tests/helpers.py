@@ -1,0 +1,28 @@
+"""Helpers shared by tests: server handles and constants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.embedded import ManagedServer
+
+# A Standard Webhooks secret for tests (base64 of 24 bytes, with the whsec_ prefix).
+TEST_WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+TEST_VAPI_SECRET = "vapi-test-secret-token"
+TEST_VAPI_HMAC_SECRET = "vapi-test-hmac-secret"
+TEST_RETELL_API_KEY = "key_test_retell_webhook_badge"
+TEST_ELEVENLABS_SECRET = "wsec_test_elevenlabs"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = REPO_ROOT.parent / "shared"
+
+
+@dataclass
+class Servers:
+    """The session's real Postgres and Redis; `postgres`/`redis` are None when external."""
+
+    database_url: str
+    redis_url: str
+    root: Path
+    postgres: ManagedServer | None
+    redis: ManagedServer | None

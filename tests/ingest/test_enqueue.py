@@ -1,0 +1,110 @@
+"""The 2xx means "on the queue": Redis down is a 503 the sender retries, and Postgres is not needed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+
+from services.ingest.app import create_app
+from shared.config import Settings
+from tests.helpers import Servers
+from tests.ingest.webhooks import assert_nothing_queued, post, queued_events, sample, vapi_secret_headers
+
+REPORT = sample("vapi-end-of-call-report.reconstructed.json")
+CLOSED = "127.0.0.1:1"
+
+
+async def test_redis_unreachable_is_503_and_nothing_is_queued(
+    aiohttp_client,
+    redis_client: aioredis.Redis,
+    settings: Settings,  # type: ignore[no-untyped-def]
+) -> None:
+    # The app starts although Redis is unreachable: the queue client connects on first use.
+    broken = msgspec.structs.replace(settings, redis_url=f"redis://{CLOSED}/0")
+    client: TestClient = await aiohttp_client(create_app(broken))
+    started = time.monotonic()
+    reply = await client.post("/webhooks/v1/vapi", data=REPORT, headers=vapi_secret_headers())
+    assert reply.status == 503
+    assert await reply.json() == {"detail": "the queue is unavailable; retry later"}
+    assert reply.headers["Retry-After"] == "5"
+    assert time.monotonic() - started < 5  # answered quickly, within the enqueue timeout
+    await assert_nothing_queued(redis_client, settings)
+
+
+async def test_postgres_is_not_needed_to_accept(
+    aiohttp_client,
+    redis_client: aioredis.Redis,
+    settings: Settings,  # type: ignore[no-untyped-def]
+) -> None:
+    no_pg = msgspec.structs.replace(settings, database_url=f"postgresql://x@{CLOSED}/none")
+    client: TestClient = await aiohttp_client(create_app(no_pg))
+    reply = await post(client, "/webhooks/v1/vapi", REPORT, vapi_secret_headers(), 202)
+    assert list(await queued_events(redis_client, settings)) == [reply["job_id"]]
+
+
+async def _post_until_accepted(client: TestClient, deadline_s: float) -> int:
+    """Retry as a sender would, until a 202 or the deadline; returns the number of 503s seen."""
+    refusals = 0
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        reply = await client.post("/webhooks/v1/vapi", data=REPORT, headers=vapi_secret_headers())
+        if reply.status == 202:
+            return refusals
+        assert reply.status == 503
+        refusals += 1
+        await asyncio.sleep(0.05)
+    raise AssertionError("ingest never accepted after Redis came back")
+
+
+@pytest.mark.slow
+async def test_redis_restart_503_then_accepts(
+    client: TestClient, servers: Servers, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    if servers.redis is None:
+        pytest.skip("external Redis: cannot stop it")
+    await post(client, "/webhooks/v1/vapi", REPORT, vapi_secret_headers(), 202)  # warm connection
+    await redis_client.flushdb()
+    # On this thread, not a worker thread: the server dies with the thread that spawned it (PDEATHSIG).
+    servers.redis.stop()
+    try:
+        reply = await client.post("/webhooks/v1/vapi", data=REPORT, headers=vapi_secret_headers())
+        assert reply.status == 503
+    finally:
+        servers.redis.start()
+    await _post_until_accepted(client, 10)
+    assert len(await queued_events(redis_client, settings)) == 1
+
+
+def _report(call_id: str) -> bytes:
+    """The Vapi sample as another call: a distinct job."""
+    return REPORT.replace(b"00000000-0000-4000-8000-000000000001", call_id.encode())
+
+
+async def test_concurrent_deliveries_are_each_queued_once(
+    client: TestClient, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    # Group commit sends these in a few pipelined batches; every 202 must still be its own job.
+    bodies = [_report(f"call-{n:03d}") for n in range(40)]
+    copies = [REPORT] * 20
+    replies = await asyncio.gather(
+        *(post(client, "/webhooks/v1/vapi", body, vapi_secret_headers(), 202) for body in bodies + copies)
+    )
+    queued = await queued_events(redis_client, settings)
+    assert {reply["job_id"] for reply in replies} == set(queued)
+    assert len(queued) == 41
+    assert len({reply["job_id"] for reply in replies[40:]}) == 1
+    assert {event.conversation.provider_call_id for event in queued.values()} >= {"call-000", "call-039"}
+
+
+async def test_script_cache_flushed_still_accepts(
+    client: TestClient, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    first = await post(client, "/webhooks/v1/vapi", _report("call-a"), vapi_secret_headers(), 202)
+    await redis_client.script_flush()  # as after a Redis restart: the next EVALSHA gets NOSCRIPT
+    second = await post(client, "/webhooks/v1/vapi", _report("call-b"), vapi_secret_headers(), 202)
+    assert set(await queued_events(redis_client, settings)) == {first["job_id"], second["job_id"]}

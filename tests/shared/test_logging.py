@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from shared.config import Settings
+from shared.logging import configure_logging
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():  # type: ignore[no-untyped-def]
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+
+
+def test_json_lines_for_ours_and_for_stdlib_loggers(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(Settings(log_format="json"), "api")
+    structlog.get_logger("x").info("conversation_stored", conversation_id=7)
+    logging.getLogger("arq.worker").warning("job %s failed", "j1")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert lines[0]["event"] == "conversation_stored"
+    assert lines[0]["conversation_id"] == 7
+    assert lines[0]["service"] == "api" and lines[0]["level"] == "info"
+    assert lines[0]["timestamp"].endswith("Z")
+    assert lines[1] == {**lines[1], "event": "job j1 failed", "logger": "arq.worker", "level": "warning"}
+    assert lines[1]["service"] == "api"
+
+
+def test_console_format_is_not_json(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(Settings(log_format="console"), "api")
+    structlog.get_logger("x").info("hello_console")
+    err = capsys.readouterr().err
+    assert "hello_console" in err
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(err.splitlines()[0])
+
+
+def test_level_filters_debug(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(Settings(log_format="json", log_level="warning"), "api")
+    structlog.get_logger("x").info("dropped")
+    structlog.get_logger("x").warning("kept")
+    events = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
+    assert events == ["kept"]

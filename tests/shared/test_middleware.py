@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import msgspec
+import structlog
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from shared import errors
+from shared.middleware import request_middleware
+
+log = structlog.get_logger("test")
+
+
+class Body(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+
+
+async def boom(request: web.Request) -> web.Response:
+    log.info("inside_handler")
+    raise RuntimeError("secret database password in the message")
+
+
+async def not_found(request: web.Request) -> web.Response:
+    raise errors.NotFound("Conversation not found.")
+
+
+async def unauthenticated(request: web.Request) -> web.Response:
+    raise errors.Unauthenticated("Invalid API key.", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def limited(request: web.Request) -> web.Response:
+    raise errors.RateLimited("Slow down; retry after 7 s.", retry_after_s=7)
+
+
+async def decode(request: web.Request) -> web.Response:
+    msgspec.json.decode(await request.read(), type=Body)
+    return web.Response(text="ok")
+
+
+def make_app() -> web.Application:
+    app = web.Application(middlewares=[request_middleware], client_max_size=64)
+    app.router.add_get("/boom", boom)
+    app.router.add_get("/missing", not_found)
+    app.router.add_get("/auth", unauthenticated)
+    app.router.add_get("/limited", limited)
+    app.router.add_post("/decode", decode)
+    return app
+
+
+async def test_unexpected_error_is_500_that_leaks_only_the_request_id(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = await aiohttp_client(make_app())
+    with structlog.testing.capture_logs() as logs:
+        reply = await client.get("/boom", headers={"X-Request-ID": "req-42"})
+    assert reply.status == 500
+    body = await reply.json()
+    assert body == {"detail": "Internal server error; quote request id req-42 when reporting it."}
+    assert "secret" not in await reply.text()
+    failed = [e for e in logs if e["event"] == "request_failed"]
+    assert len(failed) == 1 and failed[0]["exc_info"] is True
+
+
+async def test_one_log_line_per_request_with_request_id_bound(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = await aiohttp_client(make_app())
+    structlog.configure(processors=[structlog.contextvars.merge_contextvars, structlog.testing.LogCapture()])
+    capture = structlog.get_config()["processors"][-1]
+    try:
+        reply = await client.get("/boom", headers={"X-Request-ID": "req-7"})
+    finally:
+        structlog.reset_defaults()
+    assert reply.status == 500
+    events = capture.entries
+    finished = [e for e in events if e["event"] == "request_finished"]
+    assert len(finished) == 1
+    assert finished[0]["status"] == 500 and finished[0]["path"] == "/boom"
+    assert finished[0]["duration_ms"] >= 0
+    inside = [e for e in events if e["event"] == "inside_handler"]
+    assert inside[0]["request_id"] == "req-7"
+    assert all(e.get("request_id") == "req-7" for e in events)
+
+
+async def test_app_errors_map_to_status_detail_and_headers(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = await aiohttp_client(make_app())
+    missing = await client.get("/missing")
+    assert (missing.status, await missing.json()) == (404, {"detail": "Conversation not found."})
+    auth = await client.get("/auth")
+    assert auth.status == 401 and auth.headers["WWW-Authenticate"] == "Bearer"
+    limited_reply = await client.get("/limited")
+    assert limited_reply.status == 429 and limited_reply.headers["Retry-After"] == "7"
+
+
+async def test_validation_error_is_422_naming_the_field(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = await aiohttp_client(make_app())
+    wrong_type = await client.post("/decode", data=b'{"name": 5}')
+    assert wrong_type.status == 422
+    assert "$.name" in (await wrong_type.json())["detail"]
+    malformed = await client.post("/decode", data=b"{not json")
+    assert malformed.status == 422
+
+
+async def test_oversized_body_is_413_json(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = await aiohttp_client(make_app())
+    reply = await client.post("/decode", data=b'{"name": "' + b"x" * 200 + b'"}')
+    assert reply.status == 413
+    assert await reply.json() == {"detail": "Request body too large"}

@@ -1,0 +1,156 @@
+"""The one-round-trip enqueue writes exactly what arq's enqueue_job writes, and arq runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from arq.connections import ArqRedis
+from arq.constants import expires_extra_ms
+from arq.worker import Worker, func
+
+from shared.config import Settings
+from shared.models import FinishedConversation, QueuedEvent
+from shared.queue import (
+    STORE_CONVERSATION_JOB,
+    create_arq_pool,
+    enqueue_event,
+    enqueue_once,
+    job_deserializer,
+    job_id_for,
+    job_serializer,
+    queued_event_decoder,
+    redis_settings,
+)
+
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+def event(call_id: str = "call-q1", body: bytes = b'{"call": 1}') -> QueuedEvent:
+    """A small queued event; the body changes the job id, the call id names it."""
+    conversation = FinishedConversation(
+        source="phone",
+        provider_call_id=call_id,
+        channel="phone",
+        event_type="call.finished",
+        event_rank=1,
+        event_at=T0,
+        started_at=T0,
+        ended_at=T0,
+    )
+    return QueuedEvent(conversation=conversation, raw_body=body, received_at=T0, delivery_id="msg_1")
+
+
+@pytest.fixture
+async def arq_pool(settings: Settings) -> AsyncIterator[ArqRedis]:
+    """A producer client, as the CLI and worker tests build it."""
+    pool = await create_arq_pool(settings)
+    yield pool
+    await pool.aclose()
+
+
+async def run_burst(settings: Settings, seen: list[QueuedEvent]) -> Worker:
+    """A plain arq Worker that decodes each store_conversation argument into `seen`."""
+
+    async def store(ctx: dict[str, Any], payload: bytes) -> str:
+        seen.append(queued_event_decoder.decode(payload))
+        return "stored"
+
+    worker = Worker(
+        functions=[func(store, name=STORE_CONVERSATION_JOB)],
+        redis_settings=redis_settings(settings),
+        queue_name=settings.queue_name,
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
+        burst=True,
+        poll_delay=0.01,
+        handle_signals=False,
+    )
+    try:
+        await worker.async_run()
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # arq 0.28 calls redis-py's close()
+            await worker.close()
+    return worker
+
+
+async def test_arq_worker_runs_the_job_with_its_argument(arq_pool: ArqRedis, settings: Settings) -> None:
+    sent = event()
+    job_id = await enqueue_event(arq_pool, sent)
+    assert job_id == job_id_for(sent)
+    seen: list[QueuedEvent] = []
+    worker = await run_burst(settings, seen)
+    assert seen == [sent]
+    assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+    assert await arq_pool.zcard(settings.queue_name) == 0
+
+
+async def test_job_bytes_and_expiry_match_arqs_own_enqueue(
+    arq_pool: ArqRedis, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    payload = b"\x01payload"
+    assert await enqueue_once(arq_pool, "ours", STORE_CONVERSATION_JOB, payload)
+    assert await arq_pool.enqueue_job(STORE_CONVERSATION_JOB, payload, _job_id="arqs") is not None
+    ours = job_deserializer(await redis_client.get("arq:job:ours"))
+    theirs = job_deserializer(await redis_client.get("arq:job:arqs"))
+    assert abs(ours.pop("et") - theirs.pop("et")) < 5_000
+    assert ours == theirs == {"t": None, "f": STORE_CONVERSATION_JOB, "a": [payload], "k": {}}
+    ttl_ours, ttl_theirs = await redis_client.pttl("arq:job:ours"), await redis_client.pttl("arq:job:arqs")
+    assert expires_extra_ms - 5_000 < ttl_ours <= expires_extra_ms
+    assert abs(ttl_ours - ttl_theirs) < 5_000
+    scores = dict(await redis_client.zrange(settings.queue_name, 0, -1, withscores=True))
+    assert abs(scores[b"ours"] - scores[b"arqs"]) < 5_000
+    assert scores[b"ours"] == ours_et_from(await redis_client.get("arq:job:ours"))
+
+
+def ours_et_from(raw: bytes) -> float:
+    """The enqueue time written into the job, which arq also uses as the queue score."""
+    return float(job_deserializer(raw)["et"])
+
+
+async def test_duplicate_is_refused_while_queued(
+    arq_pool: ArqRedis, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    first = await enqueue_once(arq_pool, "dup", STORE_CONVERSATION_JOB, b"first")
+    copies = await asyncio.gather(
+        *(enqueue_once(arq_pool, "dup", STORE_CONVERSATION_JOB, b"copy") for _ in range(20))
+    )
+    assert (first, set(copies)) == (True, {False})
+    assert await redis_client.zcard(settings.queue_name) == 1
+    assert job_deserializer(await redis_client.get("arq:job:dup"))["a"] == [b"first"]
+    # arq's own enqueue sees our job as taken, and ours sees arq's.
+    assert await arq_pool.enqueue_job(STORE_CONVERSATION_JOB, b"x", _job_id="dup") is None
+    assert await arq_pool.enqueue_job(STORE_CONVERSATION_JOB, b"x", _job_id="theirs") is not None
+    assert not await enqueue_once(arq_pool, "theirs", STORE_CONVERSATION_JOB, b"y")
+
+
+async def test_duplicate_is_refused_while_a_result_exists(
+    arq_pool: ArqRedis, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    sent = event("call-done")
+    job_id = await enqueue_event(arq_pool, sent)
+    seen: list[QueuedEvent] = []
+    await run_burst(settings, seen)
+    assert seen == [sent]
+    assert await redis_client.exists(f"arq:result:{job_id}") == 1
+    assert not await enqueue_once(arq_pool, job_id, STORE_CONVERSATION_JOB, b"again")
+    assert await redis_client.zcard(settings.queue_name) == 0
+    assert await redis_client.exists(f"arq:job:{job_id}") == 0
+    # A changed body is a different job and is queued.
+    assert await enqueue_event(arq_pool, event("call-done", b'{"call": 2}')) != job_id
+    assert await redis_client.zcard(settings.queue_name) == 1
+
+
+async def test_script_flush_does_not_break_enqueue(
+    arq_pool: ArqRedis, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    assert await enqueue_once(arq_pool, "before", STORE_CONVERSATION_JOB, b"a")
+    await redis_client.script_flush()  # what a Redis restart does to the script cache
+    assert await enqueue_once(arq_pool, "after", STORE_CONVERSATION_JOB, b"b")
+    assert set(await redis_client.zrange(settings.queue_name, 0, -1)) == {b"before", b"after"}
