@@ -27,7 +27,7 @@ from shared.config import Settings
 from shared.db.accounts import insert_account
 from shared.db.agents import insert_agent
 from shared.db.migrate import migrate
-from shared.embedded import postgres_server, valkey_server
+from shared.embedded import die_with_parent, postgres_server, valkey_server
 from shared.models import FinishedConversation, QueuedEvent, Turn
 from shared.queue import create_arq_pool, enqueue_event
 
@@ -89,23 +89,42 @@ async def fill_queue(settings: Settings, events: int) -> None:
         await arq.aclose()
 
 
+def start_module(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`python -m <module>` as deployed, output appended to log; dies with this process (no orphans)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", module],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,  # callers start processes from the main thread
+        )
+
+
 def start_workers(env: dict[str, str], processes: int, log: Path) -> list[subprocess.Popen[bytes]]:
     """`python -m services.worker`, `processes` times."""
-    with log.open("ab") as out:
-        return [
-            subprocess.Popen(
-                [sys.executable, "-m", "services.worker"], cwd=REPO, env=env, stdout=out, stderr=out
-            )
-            for _ in range(processes)
-        ]
+    return [start_module("services.worker", env, log) for _ in range(processes)]
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]], timeout: float = 30.0) -> None:
+    """SIGTERM every process we started, reap it, SIGKILL whatever outlives the timeout."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
 
 
 def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM and reap."""
-    for worker in workers:
-        worker.terminate()
-    for worker in workers:
-        worker.wait(30)
+    stop_processes(workers)
 
 
 async def measure(settings: Settings, events: int, batch_ms: int, processes: int, log: Path) -> float:
@@ -147,6 +166,7 @@ async def run(events: int, runs: int) -> None:
         settings = Settings(database_url=pg.url, redis_url=valkey.url, data_dir=str(root))
         await prepare(settings.database_url)
         print(f"{events} events per run, {runs} runs, {os.cpu_count()} CPUs; rate = first to last stored row")
+        print(f"load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
         for name, batch_ms, processes in CONFIGS:
             rates = []
             for _ in range(runs):
@@ -154,7 +174,12 @@ async def run(events: int, runs: int) -> None:
                 rates.append(await measure(settings, events, batch_ms, processes, root / "workers.log"))
             shown = ", ".join(f"{r:.0f}" for r in rates)
             median = statistics.median(rates)
-            print(f"{name:10} batch_ms={batch_ms} processes={processes}: median {median:.0f}/s ({shown})")
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(
+                f"{name:10} batch_ms={batch_ms} processes={processes}: median {median:.0f}/s ({shown})"
+                f"  [load average after: {load}]",
+                flush=True,
+            )
     finally:
         valkey.stop()
         pg.stop()

@@ -1,10 +1,18 @@
-"""A worker SIGKILLed in the middle of a stream of 1,000 events: all 1,000 stored, once."""
+"""A worker SIGKILLed in the middle of a stream of 1,000 events: all 1,000 stored, once.
+
+"In the middle" is made certain rather than left to timing: the producer holds the stream's
+last events back until the worker is dead, and the kill happens only once rows are stored and,
+checked while the worker is frozen (SIGSTOP), jobs are in flight. So on a slow or loaded machine
+the test waits longer (within bounds) instead of failing or proving less.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,12 +24,71 @@ from tests.faults.processes import count_rows, eventually, service_env, start_se
 from tests.worker.conftest import make_event
 
 EVENTS = 1000
+PER_SECOND = 400
+STORED_BEFORE_KILL = 200
+# The producer streams the first FULL_SPEED events at PER_SECOND, then trickles until the kill
+# (so jobs keep arriving while we look for some in flight), and enqueues the last HELD_BACK only
+# after the kill: some events are always still to come when the worker dies.
+FULL_SPEED = 800
+HELD_BACK = 100
+TRICKLE_S = 0.05
+KILL_WITHIN_S = 40.0
+IN_PROGRESS = "arq:in-progress:conv:*"
+SETTLE_S = 0.1
 
 
-async def _stream(arq: ArqRedis, count: int, per_second: float) -> None:
-    for n in range(count):
-        await enqueue_event(arq, make_event(f"kill-{n:04d}"))
-        await asyncio.sleep(1 / per_second)
+class Producer:
+    """Enqueues the stream in a task; remembers how far it had got when told of the kill."""
+
+    def __init__(self, arq: ArqRedis) -> None:
+        self.arq = arq
+        self.enqueued = 0
+        self.killed = asyncio.Event()
+
+    async def _enqueue_next(self) -> None:
+        await enqueue_event(self.arq, make_event(f"kill-{self.enqueued:04d}"))
+        self.enqueued += 1
+
+    async def run(self) -> None:
+        while self.enqueued < FULL_SPEED:
+            await self._enqueue_next()
+            await asyncio.sleep(1 / PER_SECOND)
+        while not self.killed.is_set() and self.enqueued < EVENTS - HELD_BACK:
+            await self._enqueue_next()
+            await asyncio.sleep(TRICKLE_S)
+        await asyncio.wait_for(self.killed.wait(), KILL_WITHIN_S)
+        while self.enqueued < EVENTS:
+            await self._enqueue_next()
+            await asyncio.sleep(1 / PER_SECOND)
+
+
+async def _kill_mid_job(worker: subprocess.Popen[bytes], arq: ArqRedis, settings: Settings) -> list[bytes]:
+    """SIGKILL the worker at a moment it holds jobs; returns their in-progress keys.
+
+    The worker is frozen with SIGSTOP while we look, so what we see is what it holds when it
+    dies: no job can finish between the check and the kill.
+    """
+    held: list[bytes] = []
+
+    async def frozen_holding_jobs() -> bool:
+        if await count_rows(settings.database_url, "conversations") < STORED_BEFORE_KILL:
+            return False
+        if not await arq.keys(IN_PROGRESS):  # cheap pre-check, without freezing the worker
+            return False
+        os.kill(worker.pid, signal.SIGSTOP)
+        await asyncio.sleep(SETTLE_S)  # commands it sent before freezing reach Redis first
+        held[:] = await arq.keys(IN_PROGRESS)
+        if held:
+            return True
+        os.kill(worker.pid, signal.SIGCONT)
+        return False
+
+    await eventually(
+        frozen_holding_jobs, KILL_WITHIN_S, f"the worker to hold jobs after {STORED_BEFORE_KILL} stored"
+    )
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    return sorted(set(held) & set(await arq.keys(IN_PROGRESS)))  # held at death, outliving it
 
 
 @pytest.mark.slow
@@ -30,35 +97,35 @@ async def test_sigkilled_worker_loses_nothing(settings: Settings, agent_id: int,
     arq = await create_arq_pool(settings)
     first = start_service("services.worker", env, tmp_path / "worker-1.log")
     second = None
+    producer = Producer(arq)
+    producing = asyncio.create_task(producer.run())
     try:
-        producer = asyncio.create_task(_stream(arq, EVENTS, per_second=400))
-
-        async def busy_mid_stream() -> bool:
-            stored = await count_rows(settings.database_url, "conversations")
-            return stored >= 200 and bool(await arq.keys("arq:in-progress:conv:*"))
-
-        await eventually(busy_mid_stream, 30, "the first worker to be mid-job after 200 stored")
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(10)
-        assert not producer.done()  # killed mid-stream
-        in_flight = await arq.keys("arq:in-progress:conv:*")  # their keys outlive the kill
+        in_flight = await _kill_mid_job(first, arq, settings)
         stored_at_kill = await count_rows(settings.database_url, "conversations")
+        enqueued_at_kill = producer.enqueued
+        producer.killed.set()
         second = start_service("services.worker", env, tmp_path / "worker-2.log")
-        await producer
+        await producing
 
         async def all_stored() -> bool:
             return await count_rows(settings.database_url, "conversations") >= EVENTS
 
         # Jobs the killed worker held come back after job_timeout_s + 10 s (15 s here).
         await eventually(all_stored, 60, f"{EVENTS} conversations")
-        await eventually(lambda: _queue_empty(arq, settings), 30, "the queue to drain")
+        await eventually(lambda: _queue_empty(arq, settings), 15, "the queue to drain")
     finally:
+        producing.cancel()
+        with contextlib.suppress(BaseException):
+            await producing
+        if first.poll() is None:  # failed while it was frozen: let it see the SIGTERM
+            os.kill(first.pid, signal.SIGCONT)
         for process in (first, second):
             if process is not None:
                 stop(process)
         await arq.aclose()
-    assert stored_at_kill < EVENTS
-    assert in_flight
+    assert STORED_BEFORE_KILL <= stored_at_kill < EVENTS
+    assert enqueued_at_kill <= EVENTS - HELD_BACK  # killed mid-stream: the rest came afterwards
+    assert in_flight  # the worker died holding jobs; their keys outlived it
     assert await count_rows(settings.database_url, "conversations") == EVENTS
     assert await count_rows(settings.database_url, "conversation_details") == EVENTS
     assert await count_rows(settings.database_url, "dead_letters") == 0
