@@ -16,20 +16,32 @@ _json_encoder = msgspec.json.Encoder()
 CACHE_LOGGERS = True
 
 
-def _msgspec_dumps(obj: Any, default: Any = None) -> str:
+def _msgspec_json(obj: Any) -> bytes:
     """JSON-encode a log event with msgspec; unknown objects fall back to str()."""
     try:
-        return _json_encoder.encode(obj).decode()
+        return _json_encoder.encode(obj)
     except TypeError:
-        return msgspec.json.encode(obj, enc_hook=str).decode()
+        return msgspec.json.encode(obj, enc_hook=str)
 
 
-def _renderer(settings: Settings) -> structlog.types.Processor:
+def _msgspec_dumps(obj: Any, default: Any = None) -> str:
+    """For the stdlib records' JSONRenderer, which wants str."""
+    return _msgspec_json(obj).decode()
+
+
+def _render_json_bytes(_logger: Any, _method: str, event_dict: structlog.types.EventDict) -> bytes:
+    """Our events' renderer: bytes, ready for BytesLogger."""
+    return _msgspec_json(event_dict)
+
+
+def _encode_line(_logger: Any, _method: str, line: Any) -> bytes:
+    """After ConsoleRenderer (which returns str): BytesLogger writes bytes."""
+    return str(line).encode()
+
+
+def _use_console(settings: Settings) -> bool:
     """JSON lines unless we're on a TTY (or told otherwise)."""
-    use_console = settings.log_format == "console" or (settings.log_format == "auto" and sys.stderr.isatty())
-    if use_console:
-        return structlog.dev.ConsoleRenderer()
-    return structlog.processors.JSONRenderer(serializer=_msgspec_dumps)
+    return settings.log_format == "console" or (settings.log_format == "auto" and sys.stderr.isatty())
 
 
 def shared_processors() -> list[structlog.types.Processor]:
@@ -42,17 +54,30 @@ def shared_processors() -> list[structlog.types.Processor]:
     ]
 
 
+def _named_bytes_logger(name: str | None = None, *_args: Any) -> structlog.BytesLogger:
+    """Our events skip stdlib logging (LogRecord, handler, formatter): one write per line.
+
+    Same stream as the stdlib handler, which flushes after every record, so lines never mix.
+    The name feeds add_logger_name, as a stdlib logger's would.
+    """
+    return structlog.BytesLogger(sys.stderr.buffer, name=name)
+
+
 def configure_logging(settings: Settings, service: str) -> None:
     """Configure structlog and route stdlib logging through the same processors."""
     level = logging.getLevelNamesMapping()[settings.log_level.upper()]
+    console = _use_console(settings)
+    render: list[structlog.types.Processor] = (
+        [structlog.dev.ConsoleRenderer(), _encode_line] if console else [_render_json_bytes]
+    )
     structlog.configure(
         processors=[
             *shared_processors(),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            *render,
         ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        logger_factory=_named_bytes_logger,
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=CACHE_LOGGERS,
     )
@@ -61,7 +86,9 @@ def configure_logging(settings: Settings, service: str) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            _renderer(settings),
+            structlog.dev.ConsoleRenderer()
+            if console
+            else structlog.processors.JSONRenderer(serializer=_msgspec_dumps),
         ],
     )
     handler = logging.StreamHandler(sys.stderr)

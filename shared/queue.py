@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 import msgspec
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import job_key_prefix, result_key_prefix
+from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
 from shared.config import Settings
 from shared.models import QueuedEvent
@@ -36,6 +34,9 @@ redis.call('PSETEX', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
 return 1
 """
+# What SCRIPT LOAD returns for it: lets a writer send EVALSHA without asking Redis first.
+ENQUEUE_SHA = hashlib.sha1(ENQUEUE_LUA, usedforsecurity=False).hexdigest()
+_ENQUEUE_SHA_BYTES = ENQUEUE_SHA.encode()
 # One script object per client: it remembers the SHA and reloads the script on NOSCRIPT (after a
 # Redis restart or SCRIPT FLUSH).
 _scripts: WeakKeyDictionary[ArqRedis, AsyncScript] = WeakKeyDictionary()
@@ -90,60 +91,56 @@ def _script(arq: ArqRedis) -> AsyncScript:
     return script
 
 
-ScriptCall = tuple[tuple[str, ...], tuple[bytes | int | str, ...]]
+# (job key, result key, queue), (job bytes, expiry ms, score ms, job id)
+ScriptCall = tuple[tuple[str, str, str], tuple[bytes, int, int, str]]
 
 
 class Job(NamedTuple):
-    """One job for enqueue_batch: arq's enqueue_job(function, *args, _job_id=job_id)."""
+    """One job: arq's enqueue_job(function, *args, _job_id=job_id)."""
 
     job_id: str
     function: str
     args: tuple[Any, ...]
 
 
-def _script_args(arq: ArqRedis, job: Job) -> ScriptCall:
+def job_script_args(job: Job, queue_name: str) -> ScriptCall:
     """KEYS and ARGV of ENQUEUE_LUA: arq's job bytes, expiry and score for an undeferred job."""
     enqueue_time_ms = timestamp_ms()
-    data = serialize_job(job.function, job.args, {}, None, enqueue_time_ms, serializer=arq.job_serializer)
-    keys = (job_key_prefix + job.job_id, result_key_prefix + job.job_id, arq.default_queue_name)
+    data = serialize_job(job.function, job.args, {}, None, enqueue_time_ms, serializer=job_serializer)
+    keys = (job_key_prefix + job.job_id, result_key_prefix + job.job_id, queue_name)
     # arq: expires = score - enqueue time + expires_extra_ms, i.e. 24 h for an undeferred job.
-    return keys, (data, arq.expires_extra_ms, enqueue_time_ms, job.job_id)
+    return keys, (data, expires_extra_ms, enqueue_time_ms, job.job_id)
+
+
+def pack_command(*args: bytes) -> bytes:
+    """One Redis command in RESP (an array of bulk strings), ready to write to the socket."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        parts += (b"$%d\r\n" % len(arg), arg, b"\r\n")
+    return b"".join(parts)
+
+
+def enqueue_command(job: Job, queue_name: str) -> bytes:
+    """enqueue_once's EVALSHA for the job as RESP bytes, for writers that pipeline their own."""
+    (job_key, result_key, queue), (data, expires_ms, score_ms, job_id) = job_script_args(job, queue_name)
+    return pack_command(
+        b"EVALSHA",
+        _ENQUEUE_SHA_BYTES,
+        b"3",
+        job_key.encode(),
+        result_key.encode(),
+        queue.encode(),
+        data,
+        b"%d" % expires_ms,
+        b"%d" % score_ms,
+        job_id.encode(),
+    )
 
 
 async def enqueue_once(arq: ArqRedis, job_id: str, function: str, *args: Any) -> bool:
     """arq's enqueue_job(function, *args, _job_id=job_id) in one round trip; False if a duplicate."""
-    keys, argv = _script_args(arq, Job(job_id, function, args))
+    keys, argv = job_script_args(Job(job_id, function, args), arq.default_queue_name)
     return bool(await _script(arq)(keys, argv))
-
-
-async def _evalsha_each(arq: ArqRedis, sha: str, calls: list[ScriptCall]) -> list[Any]:
-    """One pipeline (no MULTI) of EVALSHA calls; errors come back in place of results."""
-    async with arq.pipeline(transaction=False) as pipe:
-        for keys, argv in calls:
-            pipe.execute_command("EVALSHA", sha, len(keys), *keys, *argv)
-        results: list[Any] = await pipe.execute(raise_on_error=False)
-    return results
-
-
-async def enqueue_batch(arq: ArqRedis, jobs: Sequence[Job]) -> list[bool]:
-    """enqueue_once for many jobs in one pipelined round trip (one fsync); False for duplicates.
-
-    Raises the first Redis error; the script is loaded again if Redis lost it (NOSCRIPT).
-    """
-    script = _script(arq)
-    calls = [_script_args(arq, job) for job in jobs]
-    results = await _evalsha_each(arq, script.sha, calls)
-    missing = [n for n, result in enumerate(results) if isinstance(result, NoScriptError)]
-    if missing:
-        # A NOSCRIPT reply means that call did nothing, so sending it again is safe.
-        script.sha = await arq.script_load(ENQUEUE_LUA)
-        retried = await _evalsha_each(arq, script.sha, [calls[n] for n in missing])
-        for n, result in zip(missing, retried, strict=True):
-            results[n] = result
-    for result in results:
-        if isinstance(result, Exception):
-            raise result
-    return [bool(result) for result in results]
 
 
 def event_job(event: QueuedEvent, suffix: str = "") -> Job:

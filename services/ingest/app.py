@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.ingest.enqueue import arq_ctx
+from services.ingest.enqueue import queue_ctx
 from services.ingest.handlers import add_routes
 from shared.config import Settings
 from shared.middleware import request_middleware
@@ -15,7 +15,7 @@ def create_app(settings: Settings) -> web.Application:
     """The ingest application; resources open in cleanup_ctx, no I/O here (Redis may be down)."""
     app = web.Application(middlewares=[request_middleware], client_max_size=settings.max_body_bytes)
     app[settings_key] = settings
-    app.cleanup_ctx.extend([lazy_pg_ctx, redis_ctx, arq_ctx])
+    app.cleanup_ctx.extend([lazy_pg_ctx, redis_ctx, queue_ctx])
     add_health_routes(app, required=("redis",))
     add_routes(app)
     return app

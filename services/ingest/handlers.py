@@ -9,7 +9,7 @@ import structlog
 from aiohttp import web
 
 from services.ingest.adapters.common import Ignored
-from services.ingest.enqueue import arq_key, enqueue
+from services.ingest.enqueue import enqueue, queue_key
 from services.ingest.openapi import OPENAPI_JSON
 from services.ingest.replies import IgnoredReply, Queued
 from services.ingest.sources import SOURCES, Source
@@ -38,7 +38,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     event = QueuedEvent(
         conversation=adapted, raw_body=body, received_at=datetime.now(UTC), delivery_id=delivery_id
     )
-    job_id = await enqueue(request.app[arq_key], event)
+    job_id = await enqueue(request.app[queue_key], event)
     structlog.contextvars.bind_contextvars(job_id=job_id)
     return json_response(Queued(job_id=job_id), status=202)
 

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
 from services.ingest.app import create_app
+from services.ingest.enqueue import group_commit
 from shared.config import Settings
 from tests.helpers import Servers
 from tests.ingest.webhooks import assert_nothing_queued, post, queued_events, sample, vapi_secret_headers
@@ -108,3 +109,66 @@ async def test_script_cache_flushed_still_accepts(
     await redis_client.script_flush()  # as after a Redis restart: the next EVALSHA gets NOSCRIPT
     second = await post(client, "/webhooks/v1/vapi", _report("call-b"), vapi_secret_headers(), 202)
     assert set(await queued_events(redis_client, settings)) == {first["job_id"], second["job_id"]}
+
+
+class SilentRedis:
+    """A loopback server that accepts connections and reads commands but never answers."""
+
+    def __init__(self) -> None:
+        self.received: list[bytearray] = []
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+        self.arrived = asyncio.Event()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = bytearray()
+        self.received.append(data)
+        self.writers.append(writer)
+        while chunk := await reader.read(65536):
+            data += chunk
+            self.arrived.set()
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+        await self.server.wait_closed()
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}/0"
+
+    async def wait_for(self, connections: int) -> None:
+        """Until that many connections have each sent a complete EVALSHA (bounded)."""
+        async with asyncio.timeout(5):
+            while sum(data.endswith(b"\r\n") for data in self.received) < connections:
+                self.arrived.clear()
+                await self.arrived.wait()
+
+
+async def test_a_batch_does_not_wait_for_the_one_in_flight(settings: Settings) -> None:
+    silent = SilentRedis()
+    queue = group_commit(msgspec.structs.replace(settings, redis_url=await silent.start()))
+    first = asyncio.create_task(queue.enqueue(b"*1\r\n$4\r\nPING\r\n", timeout_s=5))
+    await silent.wait_for(1)
+    second = asyncio.create_task(queue.enqueue(b"*1\r\n$4\r\nECHO\r\n", timeout_s=5))
+    await silent.wait_for(2)  # sent on a second connection while the first is unanswered
+    assert sorted(bytes(data) for data in silent.received) == [
+        b"*1\r\n$4\r\nECHO\r\n",
+        b"*1\r\n$4\r\nPING\r\n",
+    ]
+    for task in (first, second):
+        task.cancel()
+    await queue.aclose()
+    await silent.stop()
+
+
+async def test_redis_that_never_answers_is_a_timeout(settings: Settings) -> None:
+    silent = SilentRedis()
+    queue = group_commit(msgspec.structs.replace(settings, redis_url=await silent.start()))
+    with pytest.raises(TimeoutError):
+        await queue.enqueue(b"*1\r\n$4\r\nPING\r\n", timeout_s=0.2)
+    await queue.aclose()
+    await silent.stop()

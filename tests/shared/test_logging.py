@@ -49,3 +49,33 @@ def test_level_filters_debug(capsys: pytest.CaptureFixture[str]) -> None:
     structlog.get_logger("x").warning("kept")
     events = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
     assert events == ["kept"]
+
+
+def test_our_events_skip_stdlib_logging_but_keep_the_logger_name(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(Settings(log_format="json"), "ingest")
+    seen: list[str] = []
+
+    def spy(record: logging.LogRecord) -> bool:
+        seen.append(record.name)
+        return True
+
+    logging.getLogger().handlers[0].addFilter(spy)
+    structlog.get_logger("request").info("request_finished", status=202)
+    logging.getLogger("aiohttp.server").error("boom")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert seen == ["aiohttp.server"]  # only the stdlib record went through the handler
+    assert [(line["event"], line["logger"], line["service"]) for line in lines] == [
+        ("request_finished", "request", "ingest"),
+        ("boom", "aiohttp.server", "ingest"),
+    ]
+
+
+def test_exceptions_are_rendered_in_the_json_line(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(Settings(log_format="json"), "api")
+    try:
+        raise ValueError("bad value")
+    except ValueError:
+        structlog.get_logger("x").exception("request_failed")
+    line = json.loads(capsys.readouterr().err)
+    assert line["event"] == "request_failed" and line["level"] == "error"
+    assert "ValueError: bad value" in line["exception"]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import msgspec
 import structlog
 from aiohttp import web
@@ -102,3 +104,38 @@ async def test_oversized_body_is_413_json(aiohttp_client) -> None:  # type: igno
     reply = await client.post("/decode", data=b'{"name": "' + b"x" * 200 + b'"}')
     assert reply.status == 413
     assert await reply.json() == {"detail": "Request body too large"}
+
+
+async def ok(request: web.Request) -> web.Response:
+    structlog.contextvars.bind_contextvars(handler_value=request.query.get("v", "none"))
+    return web.Response(text="ok")
+
+
+async def test_fresh_request_ids_are_unique_128_bit_tokens(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    app.router.add_get("/ok", ok)
+    client: TestClient = await aiohttp_client(app)
+    ids = [(await client.get("/ok")).headers["X-Request-ID"] for _ in range(20)]
+    assert len(set(ids)) == 20
+    assert all(re.fullmatch(r"req_[0-9a-f]{32}", request_id) for request_id in ids)
+    assert (await client.get("/ok", headers={"X-Request-ID": "bad id!"})).headers["X-Request-ID"] != "bad id!"
+
+
+async def test_bindings_stay_within_their_request_and_startup_ones_remain(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    structlog.contextvars.bind_contextvars(service="api")  # as configure_logging does at start-up
+    app = make_app()
+    app.router.add_get("/ok", ok)
+    client: TestClient = await aiohttp_client(app)
+    structlog.configure(processors=[structlog.contextvars.merge_contextvars, structlog.testing.LogCapture()])
+    capture = structlog.get_config()["processors"][-1]
+    try:
+        await client.get("/ok?v=first", headers={"X-Request-ID": "req-1"})  # one keep-alive connection
+        await client.get("/ok", headers={"X-Request-ID": "req-2"})
+    finally:
+        structlog.reset_defaults()
+        structlog.contextvars.clear_contextvars()
+    finished = [e for e in capture.entries if e["event"] == "request_finished"]
+    assert [(e["request_id"], e["handler_value"], e["service"]) for e in finished] == [
+        ("req-1", "first", "api"),
+        ("req-2", "none", "api"),
+    ]

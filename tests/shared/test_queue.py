@@ -13,17 +13,22 @@ import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 from arq.constants import expires_extra_ms
 from arq.worker import Worker, func
+from redis.asyncio.connection import Connection
 
 from shared.config import Settings
 from shared.models import FinishedConversation, QueuedEvent
 from shared.queue import (
+    ENQUEUE_SHA,
     STORE_CONVERSATION_JOB,
     create_arq_pool,
+    enqueue_command,
     enqueue_event,
     enqueue_once,
+    event_job,
     job_deserializer,
     job_id_for,
     job_serializer,
+    pack_command,
     queued_event_decoder,
     redis_settings,
 )
@@ -154,3 +159,35 @@ async def test_script_flush_does_not_break_enqueue(
     await redis_client.script_flush()  # what a Redis restart does to the script cache
     assert await enqueue_once(arq_pool, "after", STORE_CONVERSATION_JOB, b"b")
     assert set(await redis_client.zrange(settings.queue_name, 0, -1)) == {b"before", b"after"}
+
+
+def test_pack_command_is_the_resp_redis_py_sends() -> None:
+    args = (b"EVALSHA", ENQUEUE_SHA.encode(), b"3", b"k1", b"k2", b"q", b"\x00\xff" * 5000, b"86400000", b"")
+    packed = Connection().pack_command(*args)  # redis-py splits large values into several chunks
+    assert pack_command(*args) == b"".join(packed)
+
+
+async def test_enqueue_command_writes_the_same_job_as_enqueue_once(
+    arq_pool: ArqRedis, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    sent = event("call-raw")
+    job = event_job(sent)
+    reply = await redis_client.execute_command(*_split_resp(enqueue_command(job, settings.queue_name)))
+    assert reply == 1
+    assert not await enqueue_once(arq_pool, job.job_id, STORE_CONVERSATION_JOB, b"copy")  # same key
+    seen: list[QueuedEvent] = []
+    await run_burst(settings, seen)
+    assert seen == [sent]
+
+
+def _split_resp(command: bytes) -> list[bytes]:
+    """The bulk strings of one packed RESP command (so redis-py can send it again, unchanged)."""
+    head, _, rest = command.partition(b"\r\n")
+    args = []
+    for _ in range(int(head[1:])):
+        size, _, rest = rest.partition(b"\r\n")
+        length = int(size[1:])
+        args.append(rest[:length])
+        rest = rest[length + 2 :]
+    assert rest == b""
+    return args

@@ -75,12 +75,24 @@ def _metadata(report: VapiReport) -> dict[str, Any]:
     return {key: value for key, value in found.items() if value is not None}
 
 
+def _ignored(kind: str) -> Ignored:
+    return Ignored(f"vapi message type {kind!r} is not stored")
+
+
 def adapt_vapi(body: bytes) -> Adapted:
     """Map an end-of-call-report; other server messages are acknowledged and ignored."""
-    kind = kind_decoder.decode(body).message.type
-    if kind != END_OF_CALL_REPORT:
-        return Ignored(f"vapi message type {kind!r} is not stored")
-    report = report_decoder.decode(body).message
+    # Reports are nearly all the traffic, so decode as one first: a single pass over the body.
+    try:
+        report = report_decoder.decode(body).message
+    except msgspec.ValidationError:
+        # Not report-shaped: the type decides. Other types are ignored whatever their shape; a
+        # broken report (or no type at all) is refused with the error of whichever decode failed.
+        kind = kind_decoder.decode(body).message.type
+        if kind == END_OF_CALL_REPORT:
+            raise
+        return _ignored(kind)
+    if report.type != END_OF_CALL_REPORT:
+        return _ignored(report.type)
     started_at, ended_at = _times(report)
     from_number, to_number = _numbers(report)
     customer = report.customer or report.call.customer

@@ -78,3 +78,31 @@ async def test_web_call_has_no_numbers(
     reply = await post(client, "/webhooks/v1/vapi", body, vapi_secret_headers(), 202)
     conv = (await queued_events(redis_client, settings))[reply["job_id"]].conversation
     assert (conv.channel, conv.from_number, conv.to_number) == ("phone", None, None)
+
+
+async def test_report_shaped_other_types_are_ignored(
+    client: TestClient, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    # A message that decodes as a report is still only stored when its type says it is one.
+    body = REPORT.replace(b'"end-of-call-report"', b'"status-update"')
+    reply = await post(client, "/webhooks/v1/vapi", body, vapi_secret_headers(), 200)
+    assert reply == {"status": "ignored", "reason": "vapi message type 'status-update' is not stored"}
+    await assert_nothing_queued(redis_client, settings)
+
+
+async def test_broken_report_is_422_naming_the_field(
+    client: TestClient, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    body = b'{"message": {"type": "end-of-call-report", "call": {"type": "webCall"}}}'
+    reply = await post(client, "/webhooks/v1/vapi", body, vapi_secret_headers(), 422)
+    missing_id = "Object missing required field `id` - at `$.message.call`"
+    assert reply == {"detail": f"Invalid request body: {missing_id}"}
+    await assert_nothing_queued(redis_client, settings)
+
+
+async def test_message_without_type_is_422(
+    client: TestClient, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    body = b'{"message": {"call": {"id": "c1"}}}'
+    reply = await post(client, "/webhooks/v1/vapi", body, vapi_secret_headers(), 422)
+    assert reply == {"detail": "Invalid request body: Object missing required field `type` - at `$.message`"}
