@@ -5,6 +5,7 @@ One run starts embedded Postgres + Valkey, loads 1,000,000 conversations (accoun
 statement the API runs, and EXPLAIN (ANALYZE, BUFFERS); also the limiter on vs off. Usage:
 
     uv run python -m bench.api_bench [--seconds 5] [--rounds 3] [--connections 32] [--markdown FILE]
+        [--filters none,channel,...]  # a subset of the combinations while iterating
 """
 
 from __future__ import annotations
@@ -77,12 +78,14 @@ async def explain(conn: asyncpg.Connection, sql: str, args: list[object]) -> str
     return "\n".join(row[0] for row in rows)
 
 
-async def plan_cases(fx: Fixture) -> dict[str, dict[str, Any]]:
-    """Per combination and page: the query string, the SQL + args, and its plan."""
+async def plan_cases(fx: Fixture, only: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Per combination (all, or only those named) and page: the query string, the SQL + args, its plan."""
     conn = await asyncpg.connect(fx.database_url)
     cases: dict[str, dict[str, Any]] = {}
     try:
         for name, filters in combinations(fx).items():
+            if only is not None and name not in only:
+                continue
             cursor = await last_cursor(conn, filters, fx)
             for page, before in (("first", None), ("last", cursor)):
                 sql, args = statement(filters, fx, before)
@@ -160,6 +163,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--limiter-processes", type=int, default=2)
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument(
+        "--filters", type=lambda v: v.split(","), help="comma-separated subset, e.g. none,since"
+    )
     parser.add_argument("--bare", type=int)
     args = parser.parse_args()
     if args.bare:
@@ -169,7 +175,7 @@ def main() -> None:
     postgres, valkey = start_servers(root)
     try:
         fx = prepare_sync(postgres.url, valkey.url)
-        cases = asyncio.run(plan_cases(fx))
+        cases = asyncio.run(plan_cases(fx, args.filters))
         rounds = [one_round(fx, cases, args) for _ in range(args.rounds)]
     finally:
         valkey.stop()

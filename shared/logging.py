@@ -63,6 +63,25 @@ def _named_bytes_logger(name: str | None = None, *_args: Any) -> structlog.Bytes
     return structlog.BytesLogger(sys.stderr.buffer, name=name)
 
 
+class DropArqJobChatter(logging.Filter):
+    """arq logs two INFO lines per job (start and finish); our `conversation_handled` says it once.
+
+    Retries, aborts, expiries and failures are kept. At 300 jobs/s the two lines were more than
+    half of the worker's CPU (docs/BENCHMARKS.md, End to end).
+    """
+
+    PER_JOB_FORMATS = ("%6.2fs → ", "%6.2fs ← ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(self.PER_JOB_FORMATS))
+
+
+def _drop_arq_job_chatter() -> None:
+    arq_worker = logging.getLogger("arq.worker")
+    if not any(isinstance(f, DropArqJobChatter) for f in arq_worker.filters):
+        arq_worker.addFilter(DropArqJobChatter())
+
+
 def configure_logging(settings: Settings, service: str) -> None:
     """Configure structlog and route stdlib logging through the same processors."""
     level = logging.getLevelNamesMapping()[settings.log_level.upper()]
@@ -98,5 +117,6 @@ def configure_logging(settings: Settings, service: str) -> None:
     root.setLevel(level)
     # Our middleware writes one line per request; aiohttp's access log would be a second.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    _drop_arq_job_chatter()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)

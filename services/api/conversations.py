@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import asyncpg
 import msgspec
 from aiohttp import web
@@ -21,15 +23,21 @@ from shared.db.conversations import conversation_exists, get_conversation, list_
 from shared.errors import InvalidInput, NotFound
 from shared.web import json_response, pg_key
 
+_from_epoch = datetime.fromtimestamp
+
 
 class StoredDataError(RuntimeError):
     """A stored row doesn't fit the public shape (a worker or migration bug)."""
 
 
 def item_from(row: asyncpg.Record) -> ConversationItem:
-    """A list row (LIST_COLUMNS order) as the public item."""
+    """A list row (LIST_PAGE_COLUMNS order: epoch-second timestamps) as the public item."""
     web_chat = WebChat(row[14], row[15]) if row[1] == "web_chat" else None
-    return ConversationItem(*row[:14], web_chat)  # type: ignore[call-arg]
+    return ConversationItem(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+        _from_epoch(row[8], UTC), _from_epoch(row[9], UTC),
+        row[10], row[11], row[12], row[13], web_chat,
+    )  # fmt: skip
 
 
 def detail_from(row: asyncpg.Record) -> ConversationDetail:

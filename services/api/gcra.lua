@@ -4,33 +4,49 @@
 -- KEYS[1]: the limiter key, hash-tagged (rl:{k<key id>} or rl:{ip:<address>})
 -- ARGV[1]: burst (requests the full bucket holds)
 -- ARGV[2]: emission interval in microseconds (period / rate, rounded up)
--- ARGV[3]: optional "peek": decide as if for one request but write nothing
--- Returns {allowed 0/1, remaining, retry_after_us, reset_after_us, now_epoch_us}.
+-- ARGV[3]: optional: a count n of requests to decide one after the other (default 1; a process
+--          coalesces the hits of one bucket within one event-loop tick), or "peek": decide as if
+--          for one request but write nothing
+-- Returns {now_epoch_us, then per request: allowed 0/1, remaining, retry_after_us, reset_after_us},
+-- exactly what n single calls at the same Redis TIME would return.
 -- A denied request writes nothing, so it does not consume quota.
 local key = KEYS[1]
 local burst = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
+local peek = ARGV[3] == "peek"
+local count = 1
+if ARGV[3] and not peek then
+  count = tonumber(ARGV[3])
+end
 
 local t = redis.call("TIME")
 -- Shifted to 2017-01-01 so the stored theoretical arrival time (TAT) stays short.
 local now = (tonumber(t[1]) - 1483228800) * 1000000 + tonumber(t[2])
-local now_epoch = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local reply = {tonumber(t[1]) * 1000000 + tonumber(t[2])}
 
 local tat = tonumber(redis.call("GET", key)) or now
 if tat < now then
   tat = now
 end
 
-local new_tat = tat + interval
-local diff = now - (new_tat - burst * interval)
-
-if diff < 0 then
-  return {0, 0, -diff, tat - now, now_epoch}
+local admitted = 0
+for _ = 1, count do
+  local new_tat = tat + interval
+  local diff = now - (new_tat - burst * interval)
+  local n = #reply
+  if diff < 0 then
+    -- Denied: nothing changes, so every later request of the batch is denied alike.
+    reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4] = 0, 0, -diff, tat - now
+  elseif peek then
+    reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4] = 1, math.floor(diff / interval), 0, tat - now
+  else
+    admitted = admitted + 1
+    tat = new_tat
+    reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4] = 1, math.floor(diff / interval), 0, new_tat - now
+  end
 end
 
-local reset_after = new_tat - now
-if ARGV[3] == "peek" then
-  return {1, math.floor(diff / interval), 0, tat - now, now_epoch}
+if admitted > 0 then
+  redis.call("SET", key, string.format("%.0f", tat), "PX", math.ceil((tat - now) / 1000))
 end
-redis.call("SET", key, string.format("%.0f", new_tat), "PX", math.ceil(reset_after / 1000))
-return {1, math.floor(diff / interval), 0, reset_after, now_epoch}
+return reply

@@ -1,8 +1,9 @@
 """Per-key and per-IP request budgets: GCRA in one Redis script, an in-process fallback if Redis fails.
 
 Semantics (docs/rate-limits.md): a limit of L per minute is a bucket of L requests that refills
-at L per 60 s. Denied requests consume nothing. One EVALSHA per request returns everything the
-response headers need.
+at L per 60 s. Denied requests consume nothing. One EVALSHA returns everything the response
+headers need; the hits of one bucket that arrive within one event-loop tick share that EVALSHA
+(the script decides them one after the other, exactly as separate calls would).
 """
 
 from __future__ import annotations
@@ -93,17 +94,36 @@ def ip_bucket(ip: str) -> str:
 
 
 def _decision(outcome: Outcome, limit: int, policy: str, source: Literal["redis", "fallback"]) -> Decision:
-    allowed, remaining, retry_us, reset_us, now_us = (int(value) for value in outcome)
+    allowed, remaining, retry_us, reset_us, now_us = outcome
     return Decision(
-        allowed=bool(allowed),
+        allowed=allowed == 1,
         limit=limit,
-        remaining=remaining,
+        remaining=int(remaining),
         reset_after_s=reset_us / 1e6,
         retry_after_s=retry_us / 1e6,
         now_epoch_s=now_us / 1e6,
         source=source,
         policy=policy,
     )
+
+
+def outcomes_of(reply: list[int]) -> list[Outcome]:
+    """gcra.lua's reply {now, then 4 values per request} as one Outcome per request, in order."""
+    now = reply[0]
+    return [(reply[i], reply[i + 1], reply[i + 2], reply[i + 3], now) for i in range(1, len(reply) - 3, 4)]
+
+
+class _Batch:
+    """The hits of one bucket waiting for its next EVALSHA (sent at the end of the event-loop tick,
+    or when the bucket's previous EVALSHA has been answered)."""
+
+    __slots__ = ("bucket", "limit", "policy", "waiters")
+
+    def __init__(self, bucket: str, limit: int, policy: str) -> None:
+        self.bucket = bucket
+        self.limit = limit
+        self.policy = policy
+        self.waiters: list[asyncio.Future[Decision | None]] = []
 
 
 class RateLimiter:
@@ -123,6 +143,9 @@ class RateLimiter:
         self._announced = False
         self._warned_at = -math.inf
         self._unwarned = 0
+        self._pending: dict[tuple[str, int], _Batch] = {}
+        self.batches = 0  # metric: EVALSHAs sent for hits (each decides one or more requests)
+        self._senders: dict[tuple[str, int], asyncio.Task[None]] = {}  # per bucket, while it runs
 
     async def warm_up(self, timeout_s: float = 2.0) -> None:
         """Connect and load the script before traffic; a Redis that is down now is not fatal."""
@@ -144,13 +167,58 @@ class RateLimiter:
         return await self._hit(ip_bucket(ip), self.ip_limit_per_min, IP_POLICY, peek=True)
 
     async def _hit(self, bucket: str, limit: int, policy: str, *, peek: bool = False) -> Decision:
-        interval = interval_us(limit)
         if self._use_redis():
-            outcome = await self._ask_redis(bucket, limit, interval, peek)
-            if outcome is not None:
-                return _decision(outcome, limit, policy, "redis")
+            decision = await (
+                self._ask_redis_once(bucket, limit, policy) if peek else self._join(bucket, limit, policy)
+            )
+            if decision is not None:
+                return decision
         self.fallback_count += 1
-        return _decision(self.local.hit(bucket, limit, interval, peek=peek), limit, policy, "fallback")
+        return _decision(
+            self.local.hit(bucket, limit, interval_us(limit), peek=peek), limit, policy, "fallback"
+        )
+
+    def _join(self, bucket: str, limit: int, policy: str) -> asyncio.Future[Decision | None]:
+        """Queue one hit on the bucket's next batch; start the bucket's sender if none runs."""
+        key = (bucket, limit)
+        batch = self._pending.get(key)
+        if batch is None:
+            batch = self._pending[key] = _Batch(bucket, limit, policy)
+            if key not in self._senders:
+                sender = asyncio.get_running_loop().create_task(self._drain(key))  # after this tick
+                self._senders[key] = sender
+        waiter: asyncio.Future[Decision | None] = asyncio.get_running_loop().create_future()
+        batch.waiters.append(waiter)
+        return waiter
+
+    async def _drain(self, key: tuple[str, int]) -> None:
+        """One EVALSHA in flight per bucket: hits that arrive meanwhile ride on the next one."""
+        try:
+            while (batch := self._pending.pop(key, None)) is not None:
+                await self._send(batch)
+        finally:
+            del self._senders[key]
+
+    async def _send(self, batch: _Batch) -> None:
+        """One EVALSHA for the whole batch; each waiter gets its own Decision, or None to fall back."""
+        waiters = batch.waiters
+        decisions: list[Decision | None] = [None] * len(waiters)  # None: decide in-process
+        try:
+            if self._use_redis():  # the previous batch may just have failed
+                self.batches += 1
+                args: list[int | str] = [batch.limit, interval_us(batch.limit), len(waiters)]
+                reply = await self._ask_redis(batch.bucket, args)
+                if reply is not None:
+                    decisions = [_decision(o, batch.limit, batch.policy, "redis") for o in outcomes_of(reply)]
+        finally:  # every waiter is answered, even if this task is cancelled at shutdown
+            for waiter, decision in zip(waiters, decisions, strict=True):
+                if not waiter.done():  # a cancelled request was still counted, as it would be alone
+                    waiter.set_result(decision)
+
+    async def _ask_redis_once(self, bucket: str, limit: int, policy: str) -> Decision | None:
+        """A peek: decide one request, write nothing (not coalesced: only uncached key lookups peek)."""
+        reply = await self._ask_redis(bucket, [limit, interval_us(limit), "peek"])
+        return None if reply is None else _decision(outcomes_of(reply)[0], limit, policy, "redis")
 
     def _use_redis(self) -> bool:
         """Healthy: always. Degraded: one probe at a time, once the backoff has passed."""
@@ -158,14 +226,12 @@ class RateLimiter:
             return True
         return not self._probing and time.monotonic() >= self._skip_until
 
-    async def _ask_redis(self, bucket: str, limit: int, interval: int, peek: bool) -> Outcome | None:
-        """The script's answer, or None (and the failure recorded) if Redis errs or is too slow."""
+    async def _ask_redis(self, bucket: str, args: list[int | str]) -> list[int] | None:
+        """The script's reply, or None (and the failure recorded) if Redis errs or is too slow."""
         probing = self._probing = self._degraded
         try:
-            outcome: Outcome = await asyncio.wait_for(
-                self._script(keys=[bucket], args=[limit, interval, "peek"] if peek else [limit, interval]),
-                self.timeout_s,
-            )
+            async with asyncio.timeout(self.timeout_s):
+                reply: list[int] = await self._script(keys=[bucket], args=args)
         except (TimeoutError, RedisError, OSError) as exc:
             self._redis_failed(exc)
             return None
@@ -173,7 +239,7 @@ class RateLimiter:
             if probing:
                 self._probing = False
         self._redis_ok()
-        return outcome
+        return reply
 
     def _redis_failed(self, exc: BaseException) -> None:
         self.redis_failures += 1

@@ -8,6 +8,7 @@ and auth calls `await guard_key_lookup(request)` just before looking an uncached
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -41,15 +42,23 @@ async def ratelimit_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+@functools.lru_cache(maxsize=1024)  # a few plans plus per-key overrides
+def _policy_fields(policy: str, limit: int) -> tuple[str, str, str]:
+    """The header values that depend only on the policy: built once per (policy, limit)."""
+    return str(limit), f'"{policy}";q={limit};w={PERIOD_S}', f'"{policy}";r='
+
+
 def headers_for(decision: Decision) -> dict[str, str]:
     """X-RateLimit-*, the IETF RateLimit-Policy/RateLimit fields (draft -08..-11), Retry-After on deny."""
     window = decision.window_s
+    limit, policy, rate_prefix = _policy_fields(decision.policy, decision.limit)
+    remaining = str(decision.remaining)
     headers = {
-        "X-RateLimit-Limit": str(decision.limit),
-        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Limit": limit,
+        "X-RateLimit-Remaining": remaining,
         "X-RateLimit-Reset": str(decision.reset_epoch_s),
-        "RateLimit-Policy": f'"{decision.policy}";q={decision.limit};w={PERIOD_S}',
-        "RateLimit": f'"{decision.policy}";r={decision.remaining};t={window}',
+        "RateLimit-Policy": policy,
+        "RateLimit": f"{rate_prefix}{remaining};t={window}",
     }
     if not decision.allowed:
         headers["Retry-After"] = str(window)

@@ -36,14 +36,19 @@ class WhoAmI(msgspec.Struct, frozen=True):
     rate_limit: RateLimit
 
 
-class WebChat(msgspec.Struct, frozen=True):
+# gc=False on the list's per-row Structs: they hold only scalars, strings and a WebChat, so they
+# can't be part of a reference cycle, and a page makes up to 400 of them that the cyclic GC
+# would otherwise track and traverse.
+
+
+class WebChat(msgspec.Struct, frozen=True, gc=False):
     """Web-chat context in lists (never the visitor's IP)."""
 
     device_type: str | None
     origin_url: str | None
 
 
-class ConversationItem(msgspec.Struct, frozen=True):
+class ConversationItem(msgspec.Struct, frozen=True, gc=False):
     """One call or chat as listed: the seed's fields, in the seed's order."""
 
     id: int

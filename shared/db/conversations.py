@@ -11,6 +11,13 @@ import asyncpg
 LIST_COLUMNS = """c.id, c.channel, c.agent_id, c.from_number, c.to_number, c.caller_name, c.label,
        c.summary, c.started_at, c.ended_at, c.duration_seconds, c.end_reason, c.is_archived,
        c.is_viewed, c.device_type, c.origin_url"""
+# The list reads its two timestamps as float8 seconds since the epoch instead: asyncpg's timestamptz
+# decoding was a third of a page's instructions in the API (callgrind), while date_part is cheap in
+# Postgres and datetime.fromtimestamp(value, UTC) gives back the exact microsecond for any date
+# between 1900 and 2200 (tests/api/test_pagination.py checks it against the timestamptz values).
+LIST_PAGE_COLUMNS = LIST_COLUMNS.replace(
+    "c.started_at, c.ended_at", "date_part('epoch', c.started_at), date_part('epoch', c.ended_at)"
+)
 
 # Which filters a list request carries: (channel, agent_id, since, before_id).
 FilterShape = tuple[bool, bool, bool, bool]
@@ -36,7 +43,7 @@ def _list_sql(channel: bool, agent: bool, since: bool, before: bool) -> str:
         where.append(f"(c.started_at, c.id) < ({cursor})")
     conditions = "\n  AND ".join(where)
     return (
-        f"SELECT {LIST_COLUMNS}\nFROM conversations c\nWHERE {conditions}\n"
+        f"SELECT {LIST_PAGE_COLUMNS}\nFROM conversations c\nWHERE {conditions}\n"
         f"ORDER BY c.started_at DESC, c.id DESC\nLIMIT ${n + 1}"
     )
 
@@ -66,7 +73,10 @@ async def list_conversations(
     since: datetime | None = None,
     before_id: int | None = None,
 ) -> list[asyncpg.Record]:
-    """Up to `limit` list rows, newest first by (started_at, id), strictly after the cursor."""
+    """Up to `limit` list rows, newest first by (started_at, id), strictly after the cursor.
+
+    Columns as LIST_PAGE_COLUMNS: started_at and ended_at are float epoch seconds (see there).
+    """
     shape = (channel is not None, agent_id is not None, since is not None, before_id is not None)
     args: list[object] = [account_id]
     args.extend(value for value in (agent_id, channel, since, before_id) if value is not None)

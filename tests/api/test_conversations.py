@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import random
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import msgspec
 import pytest
 
 from tests.api.conftest import T0, World
 from tests.api.contract import Api
-from tests.api.factories import bulk_conversations
+from tests.api.factories import bulk_conversations, make_conversation
 
 LIST = "/api/v1/conversations"
 ONE = "/api/v1/conversations/{id}"
@@ -164,3 +166,55 @@ async def test_unpublishable_stored_data_is_a_500_that_leaks_nothing(
     assert await reply.json() == {
         "detail": f"Internal server error; quote request id {request_id} when reporting it."
     }
+
+
+# The list reads started_at/ended_at as date_part('epoch', ...) float8 (shared/db/conversations.py)
+# and turns them back into datetimes; these two tests hold that to the exact microsecond.
+EDGE_TIMESTAMPS = [
+    datetime(2026, 6, 9, 14, 3, tzinfo=UTC),
+    datetime(2026, 6, 9, 14, 3, 0, 1, tzinfo=UTC),
+    datetime(2026, 6, 9, 14, 3, 0, 500000, tzinfo=UTC),
+    datetime(2026, 6, 9, 14, 3, 59, 999999, tzinfo=UTC),
+    datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(1900, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+    datetime(2199, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+]
+
+
+async def test_list_timestamps_are_exact_to_the_microsecond(api: Api, pg: asyncpg.Pool, world: World) -> None:
+    rng = random.Random(7)
+    span_us = int((datetime(2199, 1, 1, tzinfo=UTC) - datetime(1900, 1, 1, tzinfo=UTC)).total_seconds() * 1e6)
+    random_ones = [
+        datetime(1900, 1, 1, tzinfo=UTC) + timedelta(microseconds=rng.randrange(span_us)) for _ in range(60)
+    ]
+    expected: dict[int, tuple[str, str]] = {}
+    for n, started in enumerate(EDGE_TIMESTAMPS + random_ones):
+        ended = started + timedelta(seconds=rng.randrange(1, 900), microseconds=rng.randrange(1_000_000))
+        conversation_id = await make_conversation(
+            pg, world.a.account_id, world.a_agent, started_at=started, ended_at=ended, call_id=f"ts-{n}"
+        )
+        expected[conversation_id] = (
+            msgspec.json.encode(started).decode()[1:-1],
+            msgspec.json.encode(ended).decode()[1:-1],
+        )
+    body = await api.call("GET", LIST, key=world.a.key, status=200, params={"limit": "200"})
+    listed = {item["id"]: (item["started_at"], item["ended_at"]) for item in body["conversations"]}
+    assert {cid: listed[cid] for cid in expected} == expected
+    assert listed[min(expected)] == (
+        "2026-06-09T14:03:00Z",
+        listed[min(expected)][1],
+    )  # no fraction when zero
+    for cid in list(expected)[:8]:  # the detail still reads timestamptz: both render alike
+        detail = await api.call("GET", ONE, path_id=cid, key=world.a.key, status=200)
+        assert (detail["started_at"], detail["ended_at"]) == expected[cid]
+
+
+async def test_epoch_seconds_give_back_every_microsecond(pg: asyncpg.Pool) -> None:
+    rows = await pg.fetch(
+        """SELECT ts, date_part('epoch', ts) AS epoch FROM (
+               SELECT timestamptz '1900-01-01 00:00:00+00'
+                      + (g::int8 * 94609183777) * interval '1 microsecond' AS ts
+               FROM generate_series(0, 99999) AS g) AS s"""
+    )  # 100,000 instants spread over 1900-2199, each with its own microsecond digits
+    assert len({row["ts"].microsecond for row in rows}) > 90_000
+    assert [datetime.fromtimestamp(row["epoch"], UTC) for row in rows] == [row["ts"] for row in rows]

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from services.api.ratelimit import (
     IP_POLICY,
     KEY_POLICY,
+    Decision,
     RateLimiter,
     api_key_bucket,
     interval_us,
@@ -168,3 +169,94 @@ async def test_ip_peek_decides_without_charging(clients: list[aioredis.Redis]) -
         "fallback",
     }
     await closed_port.aclose()
+
+
+# Coalescing: the hits of one bucket within one event-loop tick share one EVALSHA, and hits that
+# arrive while it is in flight share the next; each request still gets its own exact decision.
+
+
+async def test_hits_of_one_tick_share_one_evalsha_and_step_by_one(clients: list[aioredis.Redis]) -> None:
+    limiter = limiter_on(clients[0])
+    limit = 30
+    decisions = await asyncio.gather(*(limiter.hit_key(21, limit) for _ in range(10)))
+    assert limiter.batches == 1
+    assert [d.remaining for d in decisions] == list(range(limit - 1, limit - 11, -1))  # in call order
+    assert all(d.allowed and d.source == "redis" and d.retry_after_s == 0 for d in decisions)
+    assert len({d.now_epoch_s for d in decisions}) == 1  # decided at one Redis TIME
+    step = interval_us(limit) / 1e6
+    for before, after in zip(decisions, decisions[1:], strict=False):
+        assert after.reset_after_s == pytest.approx(before.reset_after_s + step, abs=1e-6)
+    after_batch = await limiter.hit_key(21, limit)  # the batch wrote the state of all ten hits
+    assert after_batch.remaining == limit - 11 and limiter.batches == 2
+
+
+async def test_a_batch_across_the_limit_admits_exactly_the_rest(
+    clients: list[aioredis.Redis], redis_client: aioredis.Redis
+) -> None:
+    limiter = limiter_on(clients[0])
+    await limiter.hit_key(22, 5)
+    await limiter.hit_key(22, 5)
+    decisions = await asyncio.gather(*(limiter.hit_key(22, 5) for _ in range(6)))
+    assert limiter.batches == 3  # two single hits, then the six together
+    assert [(d.allowed, d.remaining) for d in decisions] == [(True, 2), (True, 1), (True, 0)] + [
+        (False, 0)
+    ] * 3
+    denied = decisions[3:]
+    assert all(d.retry_after_s == denied[0].retry_after_s > 0 for d in denied)
+    assert all(d.reset_after_s == decisions[2].reset_after_s for d in denied)  # denials changed nothing
+    stored = await redis_client.get(api_key_bucket(22))
+    assert not any(d.allowed for d in await asyncio.gather(*(limiter.hit_key(22, 5) for _ in range(4))))
+    assert await redis_client.get(api_key_bucket(22)) == stored
+
+
+async def test_hits_during_an_evalsha_ride_the_next_one(clients: list[aioredis.Redis]) -> None:
+    limiter = limiter_on(clients[0])
+    first = asyncio.ensure_future(limiter.hit_key(23, 50))
+    await asyncio.sleep(0)  # the hit joins a batch and starts the bucket's sender...
+    await asyncio.sleep(0)  # ...which sends it; its reply needs the loop to poll again
+    rest = [asyncio.ensure_future(limiter.hit_key(23, 50)) for _ in range(7)]
+    other_bucket = asyncio.ensure_future(limiter.hit_key(24, 50))
+    decisions = await asyncio.gather(first, *rest)
+    assert limiter.batches == 3  # {first}, {the seven}, and bucket 24's own
+    assert [d.remaining for d in decisions] == list(range(49, 41, -1))
+    assert (await other_bucket).remaining == 49
+
+
+async def test_waves_from_four_processes_admit_exactly_the_limit_once_each(
+    clients: list[aioredis.Redis],
+) -> None:
+    limit = 40  # one token per 1.5 s; the waves take far less (checked below)
+    limiters = [limiter_on(client) for client in clients]
+    started = time.monotonic()
+    decisions: list[Decision] = []
+    for wave in range(6):  # uneven batches: 4, 8, ... 24 hits per process in one tick
+        hits = [
+            limiters[p].hit_key(25, limit)
+            for _ in range(4)
+            for p in range(PROCESSES)
+            for _ in range(wave + 1)
+        ]
+        decisions += await asyncio.gather(*hits)
+    assert time.monotonic() - started < 1.5, "a token may have refilled during the waves"
+    admitted = [d for d in decisions if d.allowed]
+    assert len(decisions) == 4 * PROCESSES * 21 and len(admitted) == limit
+    assert sorted(d.remaining for d in admitted) == list(range(limit))  # every state exactly once
+    assert all(d.remaining == 0 and d.retry_after_s > 0 for d in decisions if not d.allowed)
+    assert sum(limiter.batches for limiter in limiters) < len(decisions)
+
+
+async def test_a_failed_batch_falls_back_for_each_of_its_requests() -> None:
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+    limiter = limiter_on(client)
+    try:
+        decisions = await asyncio.gather(*(limiter.hit_key(26, 3) for _ in range(5)))
+    finally:
+        await client.aclose()
+    assert [(d.allowed, d.remaining, d.source) for d in decisions] == [
+        (True, 2, "fallback"),
+        (True, 1, "fallback"),
+        (True, 0, "fallback"),
+        (False, 0, "fallback"),
+        (False, 0, "fallback"),
+    ]
+    assert limiter.redis_failures == 1 and limiter.fallback_count == 5

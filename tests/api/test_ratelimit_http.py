@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -110,6 +111,30 @@ async def test_headers_track_the_bucket_until_429(
     assert body == {
         "detail": f"Rate limit exceeded for this API key: 5 requests per minute. Retry after {retry} s."
     }
+
+
+async def test_concurrent_requests_get_their_own_consistent_headers(
+    aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
+) -> None:
+    client: TestClient = await aiohttp_client(make_app(settings))
+    key = await new_key(pg, "a@example.com", override=8)
+    await client.get("/api/v1/ping", headers=bearer(key))  # the key is cached: no Postgres wait below
+    replies = await asyncio.gather(*(client.get("/api/v1/ping", headers=bearer(key)) for _ in range(12)))
+    admitted = [r for r in replies if r.status == 200]
+    denied = [r for r in replies if r.status == 429]
+    assert len(admitted) == 7 and len(denied) == 5
+    assert sorted(int(r.headers["X-RateLimit-Remaining"]) for r in admitted) == list(range(7))
+    for reply in replies:
+        remaining = reply.headers["X-RateLimit-Remaining"]
+        t = int(reply.headers["RateLimit"].rpartition("t=")[2])
+        assert reply.headers["RateLimit"] == f'"default";r={remaining};t={t}'
+        assert reply.headers["RateLimit-Policy"] == '"default";q=8;w=60'
+        assert reply.headers["X-RateLimit-Limit"] == "8"
+        assert t - 1 <= int(reply.headers["X-RateLimit-Reset"]) - time.time() <= t + 1
+        if reply.status == 429:
+            assert remaining == "0" and reply.headers["Retry-After"] == str(t) and 1 <= t <= 8
+        else:
+            assert "Retry-After" not in reply.headers and t <= 60
 
 
 async def test_error_responses_carry_the_headers(

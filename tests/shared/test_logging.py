@@ -79,3 +79,20 @@ def test_exceptions_are_rendered_in_the_json_line(capsys: pytest.CaptureFixture[
     line = json.loads(capsys.readouterr().err)
     assert line["event"] == "request_failed" and line["level"] == "error"
     assert "ValueError: bad value" in line["exception"]
+
+
+def test_arq_per_job_lines_are_dropped_but_retries_and_failures_kept(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(Settings(log_format="json", log_level="info"), "worker")
+    configure_logging(Settings(log_format="json", log_level="info"), "worker")  # idempotent
+    arq = logging.getLogger("arq.worker")
+    arq.info("%6.2fs → %s(%s)%s", 0.01, "job1:store_conversation", "…", "")
+    arq.info("%6.2fs ← %s ● %s", 0.02, "job1:store_conversation", "")
+    arq.info("%6.2fs ↻ %s retrying job in %0.2fs", 0.03, "job2:store_conversation", 5.0)
+    arq.warning("%6.2fs ! %s max retries %d exceeded", 0.04, "job3:store_conversation", 5)
+    events = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
+    assert events == [
+        "  0.03s ↻ job2:store_conversation retrying job in 5.00s",
+        "  0.04s ! job3:store_conversation max retries 5 exceeded",
+    ]
