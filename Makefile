@@ -8,7 +8,7 @@ VENV := .venv
 # Trust the operating system's CA store (registries behind a corporate/CI proxy need it).
 export UV_SYSTEM_CERTS := 1
 
-.PHONY: install up test lint fmt bench clean
+.PHONY: install up test lint fmt clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -31,9 +31,6 @@ lint: install
 fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
-
-bench: install
-	$(VENV)/bin/python -m bench
 
 clean:
 	rm -rf $(VENV) $(TOOLS)

@@ -4,7 +4,7 @@ One run starts embedded Postgres + Valkey, loads 1,000,000 conversations (accoun
 500,000), then for every filter combination measures the API (wrk), pgbench running the very
 statement the API runs, and EXPLAIN (ANALYZE, BUFFERS); also the limiter on vs off. Usage:
 
-    uv run python -m bench.api_bench [--seconds 5] [--rounds 3] [--connections 32] [--markdown FILE]
+    .venv/bin/python -m bench.api_bench [--seconds 5] [--rounds 3] [--connections 32] [--markdown FILE]
         [--filters none,channel,...]  # a subset of the combinations while iterating
 """
 

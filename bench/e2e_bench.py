@@ -13,7 +13,7 @@ it is an upper bound, over by at most one poll cycle (the resolution, reported).
 (not counted) comes first. Every accepted conversation must become visible: the bench says
 which did not and exits 1 otherwise. Usage:
 
-    uv run python -m bench.e2e_bench [--rate 300] [--seconds 20] [--runs 3] [--poll-ms 15]
+    .venv/bin/python -m bench.e2e_bench [--rate 300] [--seconds 20] [--runs 3] [--poll-ms 15]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ alternating, each request a distinct Vapi end-of-call report signed with the HMA
 (the real check). Valkey runs with appendfsync always. After each ingest run the queue's growth
 must cover every 2xx. Usage (see docs/BENCHMARKS.md):
 
-    uv run python -m bench.ingest_bench [--runs 5] [--seconds 8] [--connections 64] [--processes 1]
+    .venv/bin/python -m bench.ingest_bench [--runs 5] [--seconds 8] [--connections 64] [--processes 1]
 """
 
 from __future__ import annotations

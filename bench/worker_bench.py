@@ -5,7 +5,7 @@ embedded Postgres (durable settings, as `ringready up` runs it). The rate is mea
 first stored row to the last, so process start-up is not counted; each configuration runs
 several times and the median is reported. Usage:
 
-    uv run python -m bench.worker_bench [--events 10000] [--runs 3]
+    .venv/bin/python -m bench.worker_bench [--events 10000] [--runs 3]
 """
 
 from __future__ import annotations
