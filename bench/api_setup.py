@@ -10,14 +10,11 @@ from pathlib import Path
 import asyncpg
 
 from bench import data
-from shared.db.api_keys import insert_key
 from shared.db.migrate import migrate
 from shared.embedded import ManagedServer, postgres_server, valkey_server
-from shared.keys import display_prefix, generate_key, hash_key
 
 BIG_ACCOUNT = 1
 # Far above anything wrk can send: the limiter does all its work but never denies.
-UNLIMITED_PER_MIN = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -57,16 +54,7 @@ async def prepare(database_url: str, redis_url: str) -> Fixture:
         await migrate(conn)
         if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM conversations)"):
             await data.load(conn)
-        key = generate_key()
-        await insert_key(
-            conn,
-            account_id=BIG_ACCOUNT,
-            prefix=display_prefix(key),
-            key_hash=hash_key(key),
-            name="bench",
-            scopes=["read"],
-            rate_limit_per_min=UNLIMITED_PER_MIN,
-        )
+        key = await data.unlimited_read_key(conn, BIG_ACCOUNT, "bench")
         agent_id: int = await conn.fetchval("SELECT min(id) FROM agents WHERE account_id = $1", BIG_ACCOUNT)
         since = await _median_started_at(conn)
     finally:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncpg
 
+from shared.db.api_keys import insert_key
+from shared.keys import display_prefix, generate_key, hash_key
+
+UNLIMITED_PER_MIN = 1_000_000_000  # a bench key's own rate limit: never the bottleneck
+
 BIG_ACCOUNT_ROWS = 500_000
 SMALL_ACCOUNTS = 500
 SMALL_ACCOUNT_ROWS = 1_000
@@ -66,3 +71,18 @@ async def load(conn: asyncpg.Connection) -> dict[str, int]:
     )
     assert counts is not None
     return {"total": counts["total"], "big_account": counts["big"]}
+
+
+async def unlimited_read_key(conn: asyncpg.Connection, account_id: int, name: str) -> str:
+    """A read key whose limit never denies (the limiter still does all its work); returns it."""
+    key = generate_key()
+    await insert_key(
+        conn,
+        account_id=account_id,
+        prefix=display_prefix(key),
+        key_hash=hash_key(key),
+        name=name,
+        scopes=["read"],
+        rate_limit_per_min=UNLIMITED_PER_MIN,
+    )
+    return key

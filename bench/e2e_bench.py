@@ -38,19 +38,17 @@ from typing import Any
 
 import asyncpg
 
+from bench.data import unlimited_read_key
 from bench.e2e_cpu import per_conversation, snapshot
 from bench.e2e_load import AGENT_PHONE, Plan, from_number, parse_from_number, poll, send
 from bench.ingest_bench import wait_port
 from bench.worker_bench import start_module, stop_processes
 from shared.db.accounts import insert_account
 from shared.db.agents import insert_agent
-from shared.db.api_keys import insert_key
 from shared.db.migrate import migrate
 from shared.embedded import free_port, postgres_server, valkey_server
-from shared.keys import display_prefix, generate_key, hash_key
 
 TARGET_P99_MS = 1000.0
-UNLIMITED_PER_MIN = 1_000_000_000  # the key's own limit: far above anything the poller sends
 CHILD_GRACE_S = 60.0
 
 
@@ -65,16 +63,7 @@ async def prepare(database_url: str) -> str:
         await migrate(conn)
         account_id = await insert_account(conn, "e2e-bench@example.com", "growth")
         await insert_agent(conn, account_id=account_id, phone_number=AGENT_PHONE, business_name="Bench")
-        key = generate_key()
-        await insert_key(
-            conn,
-            account_id=account_id,
-            prefix=display_prefix(key),
-            key_hash=hash_key(key),
-            name="e2e-bench",
-            scopes=["read"],
-            rate_limit_per_min=UNLIMITED_PER_MIN,
-        )
+        key = await unlimited_read_key(conn, account_id, "e2e-bench")
         return key
     finally:
         await conn.close()
