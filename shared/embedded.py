@@ -43,16 +43,32 @@ def port_open(host: str, port: int) -> bool:
     return False
 
 
-def die_with_parent() -> None:
-    """preexec_fn: ask Linux to SIGTERM this child when its parent dies (no orphans)."""
+def _set_death_signal(signum: int) -> None:
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, signum)
 
 
-def _death_signal_for_this_thread() -> Callable[[], None] | None:
+def die_with_parent() -> None:
+    """preexec_fn: ask Linux to SIGTERM this child when its parent dies (no orphans)."""
+    _set_death_signal(signal.SIGTERM)
+
+
+def killed_with_parent() -> None:
+    """preexec_fn: SIGKILL this child when its parent dies: a crashed supervisor's services go the
+    way a crash takes them (what the system is built to survive), never lingering half shut down."""
+    _set_death_signal(signal.SIGKILL)
+
+
+def stop_fast_with_parent() -> None:
+    """preexec_fn for Postgres: SIGINT (fast shutdown) when its parent dies. SIGTERM would be a
+    *smart* shutdown, which waits for every client to disconnect first."""
+    _set_death_signal(signal.SIGINT)
+
+
+def _death_signal_for_this_thread(preexec: Callable[[], None]) -> Callable[[], None] | None:
     """PDEATHSIG fires when the spawning *thread* exits, so only the main thread may use it."""
-    return die_with_parent if threading.current_thread() is threading.main_thread() else None
+    return preexec if threading.current_thread() is threading.main_thread() else None
 
 
 @dataclass
@@ -66,6 +82,7 @@ class ManagedServer:
     log_path: Path
     url: str
     user: str | None = None
+    on_parent_death: Callable[[], None] = die_with_parent  # preexec_fn setting the death signal
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 60.0) -> None:
@@ -84,7 +101,7 @@ class ManagedServer:
                 group=gid,
                 extra_groups=groups,
                 start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor, not us
-                preexec_fn=_death_signal_for_this_thread(),
+                preexec_fn=_death_signal_for_this_thread(self.on_parent_death),
             )
         finally:
             log.close()
@@ -232,6 +249,7 @@ def postgres_server(
         log_path=root / "postgres.log",
         url=f"postgresql://postgres@{host}:{port}/postgres",
         user=user,
+        on_parent_death=stop_fast_with_parent,
     )
 
 

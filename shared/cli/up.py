@@ -20,7 +20,7 @@ import msgspec
 from shared.cli.demo import seed_demo
 from shared.cli.main import SERVICE_MODULES, migrate_database
 from shared.config import Settings
-from shared.embedded import ManagedServer, die_with_parent
+from shared.embedded import ManagedServer, killed_with_parent
 from shared.servers import (
     ServerState,
     embedded_servers,
@@ -60,13 +60,13 @@ def with_webhook_secret(settings: Settings) -> Settings:
 
 
 def start_service(name: str, settings: Settings) -> subprocess.Popen[bytes]:
-    """One service as a child process in its own session; it dies if we die."""
+    """One service as a child process in its own session; it is killed if we die without stopping it."""
     return subprocess.Popen(  # noqa: S603 - our own module
         [sys.executable, "-m", SERVICE_MODULES[name]],
         env=child_env(settings),
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=die_with_parent,  # single-threaded at spawn time
+        preexec_fn=killed_with_parent,  # single-threaded at spawn time
     )
 
 
