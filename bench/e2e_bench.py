@@ -40,12 +40,10 @@ import asyncpg
 
 from bench.data import unlimited_read_key
 from bench.e2e_cpu import per_conversation, snapshot
-from bench.e2e_load import AGENT_PHONE, Plan, from_number, parse_from_number, poll, send
+from bench.e2e_load import Plan, from_number, parse_from_number, poll, send
 from bench.ingest_bench import wait_port
+from bench.worker_bench import prepare as prepare_routing
 from bench.worker_bench import start_module, stop_processes
-from shared.db.accounts import insert_account
-from shared.db.agents import insert_agent
-from shared.db.migrate import migrate
 from shared.embedded import free_port, postgres_server, valkey_server
 
 TARGET_P99_MS = 1000.0
@@ -57,14 +55,11 @@ CHILD_GRACE_S = 60.0
 
 
 async def prepare(database_url: str) -> str:
-    """Schema, an account, an agent on AGENT_PHONE, and a read key; returns the key."""
+    """The worker bench's schema, account and agent, plus a read key; returns the key."""
+    account_id = await prepare_routing(database_url)
     conn = await asyncpg.connect(database_url)
     try:
-        await migrate(conn)
-        account_id = await insert_account(conn, "e2e-bench@example.com", "growth")
-        await insert_agent(conn, account_id=account_id, phone_number=AGENT_PHONE, business_name="Bench")
-        key = await unlimited_read_key(conn, account_id, "e2e-bench")
-        return key
+        return await unlimited_read_key(conn, account_id, "e2e-bench")
     finally:
         await conn.close()
 

@@ -19,8 +19,9 @@ from typing import Any
 
 import msgspec
 
+from bench.worker_bench import AGENT_PHONE
+
 PENDING, ACCEPTED, REFUSED = 0, 1, 2
-AGENT_PHONE = "+14155550100"
 PATH = "/webhooks/v1/phone"
 CONNECTIONS = 256
 POST_TIMEOUT_S = 30.0

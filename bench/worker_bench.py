@@ -60,13 +60,14 @@ def make_event(n: int) -> QueuedEvent:
     return QueuedEvent(conversation=conversation, raw_body=b'{"call_id": "%d"}' % n, received_at=start)
 
 
-async def prepare(database_url: str) -> None:
-    """Schema and one agent to route to."""
+async def prepare(database_url: str) -> int:
+    """Schema, an account and one agent on AGENT_PHONE to route to; returns the account id."""
     conn = await asyncpg.connect(database_url)
     try:
         await migrate(conn)
         account_id = await insert_account(conn, "bench@example.com", "growth")
         await insert_agent(conn, account_id=account_id, phone_number=AGENT_PHONE, business_name="Bench")
+        return account_id
     finally:
         await conn.close()
 

@@ -35,6 +35,14 @@ async def clients(settings: Settings) -> AsyncIterator[list[aioredis.Redis]]:
         await client.aclose()
 
 
+async def sent_batches(limiter: RateLimiter, count: int, within_s: float = 5.0) -> None:
+    """Yield to the loop until the limiter has sent `count` EVALSHAs (bounded)."""
+    deadline = time.monotonic() + within_s
+    while limiter.batches < count:
+        assert time.monotonic() < deadline, f"the limiter never sent {count} batches"
+        await asyncio.sleep(0)
+
+
 def limiter_on(client: aioredis.Redis, ip_limit: int = 30) -> RateLimiter:
     return RateLimiter(client, ip_limit_per_min=ip_limit, timeout_s=0.5)
 
@@ -212,8 +220,7 @@ async def test_a_batch_across_the_limit_admits_exactly_the_rest(
 async def test_hits_during_an_evalsha_ride_the_next_one(clients: list[aioredis.Redis]) -> None:
     limiter = limiter_on(clients[0])
     first = asyncio.ensure_future(limiter.hit_key(23, 50))
-    await asyncio.sleep(0)  # the hit joins a batch and starts the bucket's sender...
-    await asyncio.sleep(0)  # ...which sends it; its reply needs the loop to poll again
+    await sent_batches(limiter, 1)  # the first hit's EVALSHA is on its way; its reply is not read yet
     rest = [asyncio.ensure_future(limiter.hit_key(23, 50)) for _ in range(7)]
     other_bucket = asyncio.ensure_future(limiter.hit_key(24, 50))
     decisions = await asyncio.gather(first, *rest)

@@ -34,7 +34,6 @@ HELD_BACK = 100
 TRICKLE_S = 0.05
 KILL_WITHIN_S = 40.0
 IN_PROGRESS = "arq:in-progress:conv:*"
-SETTLE_S = 0.1
 
 
 class Producer:
@@ -62,6 +61,12 @@ class Producer:
             await asyncio.sleep(1 / PER_SECOND)
 
 
+async def _stopped(pid: int) -> bool:
+    """The kernel reports the process stopped (SIGSTOP took effect): it sends nothing more."""
+    stat = await asyncio.to_thread(Path(f"/proc/{pid}/stat").read_text)
+    return stat.rpartition(")")[2].split()[0] in ("T", "t")
+
+
 async def _kill_mid_job(worker: subprocess.Popen[bytes], arq: ArqRedis, settings: Settings) -> list[bytes]:
     """SIGKILL the worker at a moment it holds jobs; returns their in-progress keys.
 
@@ -76,7 +81,7 @@ async def _kill_mid_job(worker: subprocess.Popen[bytes], arq: ArqRedis, settings
         if not await arq.keys(IN_PROGRESS):  # cheap pre-check, without freezing the worker
             return False
         os.kill(worker.pid, signal.SIGSTOP)
-        await asyncio.sleep(SETTLE_S)  # commands it sent before freezing reach Redis first
+        await eventually(lambda: _stopped(worker.pid), 10, "the worker to be stopped")
         held[:] = await arq.keys(IN_PROGRESS)
         if held:
             return True
