@@ -1,7 +1,7 @@
 """The API as `python -m services.api` runs it, with the rate limiter switched on or off for the bench.
 
-services/api/app.py decides the production wiring; this only adds or removes the limiter's two
-middlewares and its cleanup context (as ratelimit_http.py documents them) so that one run can
+services/api/app.py decides the production wiring; this only adds or removes the limiter's
+middleware and its cleanup context (as ratelimit_http.py documents them) so that one run can
 measure both. Usage: python -m bench.api_server --limiter on|off|app
 """
 
@@ -18,7 +18,7 @@ from shared.logging import configure_logging
 from shared.middleware import request_middleware
 from shared.serve import run_app
 
-LIMITER_MIDDLEWARES = (ratelimit_http.ratelimit_middleware, ratelimit_http.key_ratelimit_middleware)
+LIMITER_MIDDLEWARES = (ratelimit_http.ratelimit_middleware,)
 
 
 def limiter_wired(app: web.Application) -> bool:
@@ -31,7 +31,6 @@ def add_limiter(app: web.Application) -> None:
     middlewares = list(app.middlewares)
     at = middlewares.index(request_middleware) + 1
     middlewares.insert(at, ratelimit_http.ratelimit_middleware)
-    middlewares.append(ratelimit_http.key_ratelimit_middleware)
     app._middlewares[:] = middlewares  # frozen only at startup
     app.cleanup_ctx.append(ratelimit_http.ratelimit_ctx)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 import msgspec
@@ -44,13 +45,32 @@ def _use_console(settings: Settings) -> bool:
     return settings.log_format == "console" or (settings.log_format == "auto" and sys.stderr.isatty())
 
 
+class UtcTimestamp:
+    """`timestamp` as ISO-8601 UTC with microseconds and a Z, e.g. 2026-11-23T18:52:55.326515Z.
+
+    What structlog's TimeStamper(fmt="iso", utc=True) writes, but the date and time are formatted
+    once per second: a line per request made the stamper a few percent of the ingest's CPU.
+    """
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, _logger: Any, _method: str, event_dict: structlog.types.EventDict) -> Any:
+        second, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+        if second != self._second:
+            self._second, self._prefix = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        event_dict["timestamp"] = f"{self._prefix}.{nanoseconds // 1000:06d}Z"
+        return event_dict
+
+
 def shared_processors() -> list[structlog.types.Processor]:
     """The pre-chain every record goes through, ours and the stdlib's."""
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        UtcTimestamp(),
     ]
 
 

@@ -15,6 +15,7 @@ from redis.commands.core import AsyncScript
 
 from shared.config import Settings
 from shared.models import QueuedEvent
+from shared.redis_pipe import pack_command
 
 STORE_CONVERSATION_JOB = "store_conversation"
 
@@ -110,14 +111,6 @@ def job_script_args(job: Job, queue_name: str) -> ScriptCall:
     keys = (job_key_prefix + job.job_id, result_key_prefix + job.job_id, queue_name)
     # arq: expires = score - enqueue time + expires_extra_ms, i.e. 24 h for an undeferred job.
     return keys, (data, expires_extra_ms, enqueue_time_ms, job.job_id)
-
-
-def pack_command(*args: bytes) -> bytes:
-    """One Redis command in RESP (an array of bulk strings), ready to write to the socket."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        parts += (b"$%d\r\n" % len(arg), arg, b"\r\n")
-    return b"".join(parts)
 
 
 def enqueue_command(job: Job, queue_name: str) -> bytes:

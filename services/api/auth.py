@@ -7,7 +7,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from services.api.keycache import ApiKeyInfo, KeyCache
-from services.api.ratelimit_http import guard_key_lookup
+from services.api.ratelimit_http import charge_key, guard_key_lookup, rate_limited
 from services.api.typedefs import api_key_info, key_cache_key
 from shared.db.api_keys import find_key_by_hash
 from shared.errors import Forbidden, Unauthenticated
@@ -79,13 +79,16 @@ def required_scope(method: str) -> str:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Authenticate /api/v1/* and check the method's scope before the handler runs."""
+    """Authenticate /api/v1/*, count the request against the key, check the method's scope."""
     path = request.path
     if not path.startswith(API_PREFIX) or path in PUBLIC_PATHS or request.match_info.http_exception:
         return await handler(request)  # unknown paths and methods keep their 404/405
     info = await authenticate(request, presented_key(request))
-    request[api_key_info] = info  # set before the scope check so a 403 still carries limit headers
+    request[api_key_info] = info
+    decision = await charge_key(request)  # every authenticated request counts, a 403 too
     scope = required_scope(request.method)
     if scope not in info.scopes:
         raise Forbidden(f"This API key lacks the '{scope}' scope.")
+    if decision is not None and not decision.allowed:
+        raise rate_limited(decision, by_ip=False)
     return await handler(request)

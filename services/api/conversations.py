@@ -32,11 +32,29 @@ class StoredDataError(RuntimeError):
 
 def item_from(row: asyncpg.Record) -> ConversationItem:
     """A list row (LIST_PAGE_COLUMNS order: epoch-second timestamps) as the public item."""
-    web_chat = WebChat(row[14], row[15]) if row[1] == "web_chat" else None
+    # One unpacking instead of sixteen subscripts: this runs for every row of every page.
+    (
+        id_,
+        channel,
+        agent,
+        from_,
+        to,
+        caller,
+        label,
+        summary,
+        started,
+        ended,
+        duration,
+        end_reason,
+        archived,
+        viewed,
+        device_type,
+        origin_url,
+    ) = row
     return ConversationItem(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-        _from_epoch(row[8], UTC), _from_epoch(row[9], UTC),
-        row[10], row[11], row[12], row[13], web_chat,
+        id_, channel, agent, from_, to, caller, label, summary,
+        _from_epoch(started, UTC), _from_epoch(ended, UTC), duration, end_reason, archived, viewed,
+        WebChat(device_type, origin_url) if channel == "web_chat" else None,
     )  # fmt: skip
 
 

@@ -9,18 +9,20 @@ headers need; the hits of one bucket that arrive within one event-loop tick shar
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import math
 import time
 from pathlib import Path
 from typing import Literal, Protocol
 
 import msgspec
-import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
 from services.api.ratelimit_local import LocalGcra, Outcome
 from shared.config import Settings
+from shared.redis_pipe import RedisPipe, pack_command
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +31,9 @@ KEY_POLICY = "default"  # RateLimit-Policy name for API keys
 IP_POLICY = "ip"  # ... and for requests without a valid key
 BACKOFF_S = 1.0  # after a Redis failure, skip Redis this long so requests don't all wait the timeout
 WARN_EVERY_S = 10.0  # at most one fallback warning per this interval (with a count)
-GCRA_SCRIPT = (Path(__file__).parent / "gcra.lua").read_text()
+GCRA_SCRIPT = (Path(__file__).parent / "gcra.lua").read_bytes()
+GCRA_SHA = hashlib.sha1(GCRA_SCRIPT, usedforsecurity=False).hexdigest().encode()
+PING = pack_command(b"PING")
 
 
 class LimitedKey(Protocol):
@@ -107,6 +111,12 @@ def _decision(outcome: Outcome, limit: int, policy: str, source: Literal["redis"
     )
 
 
+def _answer(waiters: list[asyncio.Future[Decision | None]], decisions: list[Decision | None]) -> None:
+    for waiter, decision in zip(waiters, decisions, strict=True):
+        if not waiter.done():  # a cancelled request was still counted, as it would be alone
+            waiter.set_result(decision)
+
+
 def outcomes_of(reply: list[int]) -> list[Outcome]:
     """gcra.lua's reply {now, then 4 values per request} as one Outcome per request, in order."""
     now = reply[0]
@@ -125,18 +135,31 @@ class _Batch:
         self.policy = policy
         self.waiters: list[asyncio.Future[Decision | None]] = []
 
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.bucket, self.limit
+
+
+def gcra_command(bucket: str, limit: int, third: bytes) -> bytes:
+    """gcra.lua's EVALSHA for one bucket: `third` is the count of hits, or b"peek"."""
+    return pack_command(
+        b"EVALSHA", GCRA_SHA, b"1", bucket.encode(), b"%d" % limit, b"%d" % interval_us(limit), third
+    )
+
 
 class RateLimiter:
-    """Shared GCRA buckets in Redis; fails open to per-process buckets while Redis misbehaves."""
+    """Shared GCRA buckets in Redis; fails open to per-process buckets while Redis misbehaves.
 
-    def __init__(self, redis: aioredis.Redis, *, ip_limit_per_min: int, timeout_s: float) -> None:
+    The pipe's timeout is the limiter's: a Redis slower than that is treated as down.
+    """
+
+    def __init__(self, pipe: RedisPipe, *, ip_limit_per_min: int) -> None:
         self.ip_limit_per_min = ip_limit_per_min
-        self.timeout_s = timeout_s
         self.local = LocalGcra()
         self.fallback_count = 0  # metric: requests decided in-process because Redis failed
         self.redis_failures = 0  # metric: Redis calls that timed out or errored
-        self._redis = redis
-        self._script = redis.register_script(GCRA_SCRIPT)
+        self.batches = 0  # metric: EVALSHAs sent for hits (each decides one or more requests)
+        self._pipe = pipe
         self._skip_until = 0.0
         self._degraded = False
         self._probing = False
@@ -144,13 +167,13 @@ class RateLimiter:
         self._warned_at = -math.inf
         self._unwarned = 0
         self._pending: dict[tuple[str, int], _Batch] = {}
-        self.batches = 0  # metric: EVALSHAs sent for hits (each decides one or more requests)
-        self._senders: dict[tuple[str, int], asyncio.Task[None]] = {}  # per bucket, while it runs
+        self._in_flight: set[tuple[str, int]] = set()  # buckets whose EVALSHA awaits its reply
+        self._flush_scheduled = False
 
     async def warm_up(self, timeout_s: float = 2.0) -> None:
         """Connect and load the script before traffic; a Redis that is down now is not fatal."""
         try:
-            await asyncio.wait_for(self._redis.script_load(GCRA_SCRIPT), timeout_s)
+            await asyncio.wait_for(self._pipe.call(PING), timeout_s)
         except (TimeoutError, RedisError, OSError) as exc:
             log.warning("rate_limiter_warm_up_failed", error=repr(exc))
 
@@ -169,7 +192,7 @@ class RateLimiter:
     async def _hit(self, bucket: str, limit: int, policy: str, *, peek: bool = False) -> Decision:
         if self._use_redis():
             decision = await (
-                self._ask_redis_once(bucket, limit, policy) if peek else self._join(bucket, limit, policy)
+                self._peek(bucket, limit, policy) if peek else self._join(bucket, limit, policy)
             )
             if decision is not None:
                 return decision
@@ -179,67 +202,79 @@ class RateLimiter:
         )
 
     def _join(self, bucket: str, limit: int, policy: str) -> asyncio.Future[Decision | None]:
-        """Queue one hit on the bucket's next batch; start the bucket's sender if none runs."""
+        """Queue one hit on the bucket's next batch, sent at the end of this tick unless one is in flight."""
         key = (bucket, limit)
+        loop = asyncio.get_running_loop()
         batch = self._pending.get(key)
         if batch is None:
             batch = self._pending[key] = _Batch(bucket, limit, policy)
-            if key not in self._senders:
-                sender = asyncio.get_running_loop().create_task(self._drain(key))  # after this tick
-                self._senders[key] = sender
-        waiter: asyncio.Future[Decision | None] = asyncio.get_running_loop().create_future()
+            if not self._flush_scheduled and key not in self._in_flight:
+                self._flush_scheduled = True
+                loop.call_soon(self._flush)
+        waiter: asyncio.Future[Decision | None] = loop.create_future()
         batch.waiters.append(waiter)
         return waiter
 
-    async def _drain(self, key: tuple[str, int]) -> None:
-        """One EVALSHA in flight per bucket: hits that arrive meanwhile ride on the next one."""
-        try:
-            while (batch := self._pending.pop(key, None)) is not None:
-                await self._send(batch)
-        finally:
-            del self._senders[key]
+    def _flush(self) -> None:
+        """Send every bucket's batch that has no EVALSHA in flight, in one write."""
+        self._flush_scheduled = False
+        for key in [key for key in self._pending if key not in self._in_flight]:
+            self._send(self._pending.pop(key))
+        self._pipe.flush()
 
-    async def _send(self, batch: _Batch) -> None:
-        """One EVALSHA for the whole batch; each waiter gets its own Decision, or None to fall back."""
-        waiters = batch.waiters
-        decisions: list[Decision | None] = [None] * len(waiters)  # None: decide in-process
-        try:
-            if self._use_redis():  # the previous batch may just have failed
-                self.batches += 1
-                args: list[int | str] = [batch.limit, interval_us(batch.limit), len(waiters)]
-                reply = await self._ask_redis(batch.bucket, args)
-                if reply is not None:
-                    decisions = [_decision(o, batch.limit, batch.policy, "redis") for o in outcomes_of(reply)]
-        finally:  # every waiter is answered, even if this task is cancelled at shutdown
-            for waiter, decision in zip(waiters, decisions, strict=True):
-                if not waiter.done():  # a cancelled request was still counted, as it would be alone
-                    waiter.set_result(decision)
+    def _send(self, batch: _Batch) -> None:
+        """One EVALSHA for the whole batch; _answered gives each waiter its Decision (None: fall back)."""
+        if not self._use_redis():  # an earlier batch may just have failed
+            _answer(batch.waiters, [None] * len(batch.waiters))
+            return
+        self.batches += 1
+        probing = self._probing = self._degraded
+        self._in_flight.add(batch.key)
+        reply = self._pipe.call(gcra_command(batch.bucket, batch.limit, b"%d" % len(batch.waiters)))
+        reply.add_done_callback(functools.partial(self._answered, batch, probing))
 
-    async def _ask_redis_once(self, bucket: str, limit: int, policy: str) -> Decision | None:
-        """A peek: decide one request, write nothing (not coalesced: only uncached key lookups peek)."""
-        reply = await self._ask_redis(bucket, [limit, interval_us(limit), "peek"])
-        return None if reply is None else _decision(outcomes_of(reply)[0], limit, policy, "redis")
+    def _answered(self, batch: _Batch, probing: bool, reply: asyncio.Future[list[int]]) -> None:
+        self._in_flight.discard(batch.key)
+        outcomes = self._outcomes(reply, probing)
+        decisions: list[Decision | None] = [None] * len(batch.waiters)
+        if outcomes is not None:
+            decisions = [_decision(o, batch.limit, batch.policy, "redis") for o in outcomes]
+        _answer(batch.waiters, decisions)
+        following = self._pending.pop(batch.key, None)  # hits that arrived while this one was out
+        if following is not None:
+            self._send(following)
+            self._pipe.flush()
+
+    async def _peek(self, bucket: str, limit: int, policy: str) -> Decision | None:
+        """Decide one request, write nothing (not coalesced: only uncached key lookups peek)."""
+        probing = self._probing = self._degraded
+        reply = self._pipe.call(gcra_command(bucket, limit, b"peek"))
+        try:
+            await reply
+        except RedisError:
+            pass  # _outcomes records the failure
+        except asyncio.CancelledError:  # the request was cancelled, not Redis failing
+            self._probing = False if probing else self._probing
+            raise
+        outcomes = self._outcomes(reply, probing)
+        return None if outcomes is None else _decision(outcomes[0], limit, policy, "redis")
+
+    def _outcomes(self, reply: asyncio.Future[list[int]], probing: bool) -> list[Outcome] | None:
+        """The script's outcomes, or None (and the failure recorded) if Redis erred or was too slow."""
+        if probing:
+            self._probing = False
+        error = asyncio.CancelledError() if reply.cancelled() else reply.exception()
+        if error is not None:
+            self._redis_failed(error)
+            return None
+        self._redis_ok()
+        return outcomes_of(reply.result())
 
     def _use_redis(self) -> bool:
         """Healthy: always. Degraded: one probe at a time, once the backoff has passed."""
         if not self._degraded:
             return True
         return not self._probing and time.monotonic() >= self._skip_until
-
-    async def _ask_redis(self, bucket: str, args: list[int | str]) -> list[int] | None:
-        """The script's reply, or None (and the failure recorded) if Redis errs or is too slow."""
-        probing = self._probing = self._degraded
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                reply: list[int] = await self._script(keys=[bucket], args=args)
-        except (TimeoutError, RedisError, OSError) as exc:
-            self._redis_failed(exc)
-            return None
-        finally:
-            if probing:
-                self._probing = False
-        self._redis_ok()
-        return reply
 
     def _redis_failed(self, exc: BaseException) -> None:
         self.redis_failures += 1

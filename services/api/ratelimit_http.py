@@ -1,9 +1,10 @@
 """aiohttp side of rate limiting: the limiter's cleanup context, headers, middlewares, auth hook.
 
 Wiring (services/api/app.py):
-    middlewares=[request_middleware, ratelimit_middleware, auth_middleware, key_ratelimit_middleware]
-    cleanup_ctx: [..., redis_ctx, ratelimit_ctx]
-and auth calls `await guard_key_lookup(request)` just before looking an uncached key up in Postgres.
+    middlewares=[request_middleware, ratelimit_middleware, auth_middleware]
+    cleanup_ctx: [..., ratelimit_ctx]
+auth calls `await guard_key_lookup(request)` just before looking an uncached key up in Postgres, and
+`await charge_key(request)` once it knows the key. Without ratelimit_ctx nothing is limited.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from services.api.ratelimit import PERIOD_S, Decision, RateLimiter, limit_for_key
+from services.api.ratelimit import GCRA_SCRIPT, PERIOD_S, Decision, RateLimiter, limit_for_key
 from services.api.typedefs import api_key_info
 from shared import errors
 from shared.middleware import error_response
-from shared.web import redis_key, settings_key
+from shared.redis_pipe import RedisPipe
+from shared.web import settings_key
 
 log = structlog.get_logger("request")
 
@@ -30,16 +32,16 @@ decision_key = web.RequestKey("rate_limit_decision", Decision)
 
 
 async def ratelimit_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The process's RateLimiter on the app's Redis client (list it after redis_ctx)."""
+    """The process's RateLimiter, on a pipelined Redis connection of its own."""
     settings = app[settings_key]
-    limiter = RateLimiter(
-        app[redis_key],
-        ip_limit_per_min=settings.ip_rate_limit_per_min,
-        timeout_s=settings.rate_limit_timeout_ms / 1000,
+    pipe = RedisPipe(
+        settings.redis_url, timeout_s=settings.rate_limit_timeout_ms / 1000, scripts=(GCRA_SCRIPT,)
     )
+    limiter = RateLimiter(pipe, ip_limit_per_min=settings.ip_rate_limit_per_min)
     await limiter.warm_up()
     app[limiter_key] = limiter
     yield
+    await pipe.aclose()
 
 
 @functools.lru_cache(maxsize=1024)  # a few plans plus per-key overrides
@@ -115,15 +117,6 @@ async def charge_key(request: web.Request) -> Decision | None:
     return decision
 
 
-@web.middleware
-async def key_ratelimit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """After auth: the key's budget decides before the handler runs."""
-    decision = await charge_key(request)
-    if decision is not None and not decision.allowed:
-        raise rate_limited(decision, by_ip=False)
-    return await handler(request)
-
-
 # What request_middleware renders without a traceback; anything else is a bug worth logging.
 _EXPECTED = (errors.AppError, web.HTTPException, msgspec.ValidationError, msgspec.DecodeError)
 
@@ -157,8 +150,6 @@ async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.St
     except Exception as exc:
         response = await _render_error(request, exc)
     decision = request.get(decision_key)
-    if decision is None and request.get(api_key_info) is not None:
-        decision = await charge_key(request)  # auth identified the key, then refused (403)
     if decision is not None and not response.prepared:
         response.headers.update(headers_for(decision))
     return response

@@ -38,7 +38,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     event = QueuedEvent(
         conversation=adapted, raw_body=body, received_at=datetime.now(UTC), delivery_id=delivery_id
     )
-    job_id = await enqueue(request.app[queue_key], event)
+    job_id = await enqueue(request.app[queue_key], request.app[settings_key].queue_name, event)
     structlog.contextvars.bind_contextvars(job_id=job_id)
     return json_response(Queued(job_id=job_id), status=202)
 

@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.api.ratelimit import (
+    GCRA_SCRIPT,
     IP_POLICY,
     KEY_POLICY,
     Decision,
@@ -22,14 +23,20 @@ from services.api.ratelimit import (
 )
 from shared.config import Settings
 from shared.embedded import free_port
+from shared.redis_pipe import RedisPipe
 
 PROCESSES = 4
 
 
+def pipe_to(url: str, timeout_s: float = 0.5) -> RedisPipe:
+    """The limiter's Redis connection, as ratelimit_ctx makes it."""
+    return RedisPipe(url, timeout_s=timeout_s, scripts=(GCRA_SCRIPT,))
+
+
 @pytest.fixture
-async def clients(settings: Settings) -> AsyncIterator[list[aioredis.Redis]]:
-    """One Redis client per simulated API process."""
-    made = [aioredis.Redis.from_url(settings.redis_url) for _ in range(PROCESSES)]
+async def clients(settings: Settings) -> AsyncIterator[list[RedisPipe]]:
+    """One Redis connection per simulated API process."""
+    made = [pipe_to(settings.redis_url) for _ in range(PROCESSES)]
     yield made
     for client in made:
         await client.aclose()
@@ -43,12 +50,12 @@ async def sent_batches(limiter: RateLimiter, count: int, within_s: float = 5.0) 
         await asyncio.sleep(0)
 
 
-def limiter_on(client: aioredis.Redis, ip_limit: int = 30) -> RateLimiter:
-    return RateLimiter(client, ip_limit_per_min=ip_limit, timeout_s=0.5)
+def limiter_on(client: RedisPipe, ip_limit: int = 30) -> RateLimiter:
+    return RateLimiter(client, ip_limit_per_min=ip_limit)
 
 
 async def test_concurrent_burst_from_four_processes_admits_exactly_the_limit(
-    clients: list[aioredis.Redis],
+    clients: list[RedisPipe],
 ) -> None:
     limit = 20  # one token per 3 s: refill cannot add one while the burst runs
     limiters = [limiter_on(client) for client in clients]
@@ -67,7 +74,7 @@ async def test_concurrent_burst_from_four_processes_admits_exactly_the_limit(
     assert all(d.window_s == 3 for d in denied)
 
 
-async def test_key_is_admitted_again_after_retry_after(clients: list[aioredis.Redis]) -> None:
+async def test_key_is_admitted_again_after_retry_after(clients: list[RedisPipe]) -> None:
     limiter = limiter_on(clients[0])
     limit = 120  # one token per 0.5 s
     admitted = 0
@@ -87,9 +94,7 @@ async def test_key_is_admitted_again_after_retry_after(clients: list[aioredis.Re
     assert decision.remaining == 0
 
 
-async def test_denied_requests_do_not_consume(
-    clients: list[aioredis.Redis], redis_client: aioredis.Redis
-) -> None:
+async def test_denied_requests_do_not_consume(clients: list[RedisPipe], redis_client: aioredis.Redis) -> None:
     limiter = limiter_on(clients[0])
     for _ in range(3):
         await limiter.hit_key(2, 3)
@@ -99,7 +104,7 @@ async def test_denied_requests_do_not_consume(
     assert await redis_client.get(api_key_bucket(2)) == stored
 
 
-async def test_keys_do_not_share_budgets(clients: list[aioredis.Redis]) -> None:
+async def test_keys_do_not_share_budgets(clients: list[RedisPipe]) -> None:
     limiter = limiter_on(clients[0])
     for _ in range(5):
         await limiter.hit_key(10, 5)
@@ -110,7 +115,7 @@ async def test_keys_do_not_share_budgets(clients: list[aioredis.Redis]) -> None:
     assert ip.allowed and ip.remaining == 29
 
 
-async def test_state_moves_by_one_per_request(clients: list[aioredis.Redis]) -> None:
+async def test_state_moves_by_one_per_request(clients: list[RedisPipe]) -> None:
     limiter = limiter_on(clients[0])
     limit = 10
     decisions = [await limiter.hit_key(3, limit) for _ in range(limit)]
@@ -124,7 +129,7 @@ async def test_state_moves_by_one_per_request(clients: list[aioredis.Redis]) -> 
     assert denied.reset_epoch_s - denied.window_s == pytest.approx(denied.now_epoch_s, abs=1)
 
 
-async def test_ip_budget_is_separate_and_stricter(clients: list[aioredis.Redis]) -> None:
+async def test_ip_budget_is_separate_and_stricter(clients: list[RedisPipe]) -> None:
     limiter = limiter_on(clients[0], ip_limit=4)
     results = [await limiter.hit_ip("192.0.2.7") for _ in range(5)]
     assert [d.allowed for d in results] == [True] * 4 + [False]
@@ -133,9 +138,7 @@ async def test_ip_budget_is_separate_and_stricter(clients: list[aioredis.Redis])
     assert (await limiter.hit_key(1, 60)).remaining == 59
 
 
-async def test_bucket_is_small_and_expires(
-    clients: list[aioredis.Redis], redis_client: aioredis.Redis
-) -> None:
+async def test_bucket_is_small_and_expires(clients: list[RedisPipe], redis_client: aioredis.Redis) -> None:
     limiter = limiter_on(clients[0])
     await limiter.hit_key(123456, 1000)
     await limiter.hit_ip("2001:db8::1")
@@ -147,7 +150,7 @@ async def test_bucket_is_small_and_expires(
 
 
 async def test_script_is_reloaded_after_script_flush(
-    clients: list[aioredis.Redis], redis_client: aioredis.Redis
+    clients: list[RedisPipe], redis_client: aioredis.Redis
 ) -> None:
     limiter = limiter_on(clients[0])
     assert (await limiter.hit_key(4, 10)).remaining == 9
@@ -163,8 +166,8 @@ def test_limit_comes_from_override_then_plan_then_default(settings: Settings) ->
     assert limit_for(custom, "retired-plan", None) == 60
 
 
-async def test_ip_peek_decides_without_charging(clients: list[aioredis.Redis]) -> None:
-    closed_port = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+async def test_ip_peek_decides_without_charging(clients: list[RedisPipe]) -> None:
+    closed_port = pipe_to(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.2)
     redis_limiter, fallback = limiter_on(clients[0], ip_limit=2), limiter_on(closed_port, ip_limit=2)
     for limiter in (redis_limiter, fallback):
         peeks = [await limiter.peek_ip("198.51.100.9") for _ in range(4)]
@@ -183,7 +186,7 @@ async def test_ip_peek_decides_without_charging(clients: list[aioredis.Redis]) -
 # arrive while it is in flight share the next; each request still gets its own exact decision.
 
 
-async def test_hits_of_one_tick_share_one_evalsha_and_step_by_one(clients: list[aioredis.Redis]) -> None:
+async def test_hits_of_one_tick_share_one_evalsha_and_step_by_one(clients: list[RedisPipe]) -> None:
     limiter = limiter_on(clients[0])
     limit = 30
     decisions = await asyncio.gather(*(limiter.hit_key(21, limit) for _ in range(10)))
@@ -199,7 +202,7 @@ async def test_hits_of_one_tick_share_one_evalsha_and_step_by_one(clients: list[
 
 
 async def test_a_batch_across_the_limit_admits_exactly_the_rest(
-    clients: list[aioredis.Redis], redis_client: aioredis.Redis
+    clients: list[RedisPipe], redis_client: aioredis.Redis
 ) -> None:
     limiter = limiter_on(clients[0])
     await limiter.hit_key(22, 5)
@@ -217,7 +220,7 @@ async def test_a_batch_across_the_limit_admits_exactly_the_rest(
     assert await redis_client.get(api_key_bucket(22)) == stored
 
 
-async def test_hits_during_an_evalsha_ride_the_next_one(clients: list[aioredis.Redis]) -> None:
+async def test_hits_during_an_evalsha_ride_the_next_one(clients: list[RedisPipe]) -> None:
     limiter = limiter_on(clients[0])
     first = asyncio.ensure_future(limiter.hit_key(23, 50))
     await sent_batches(limiter, 1)  # the first hit's EVALSHA is on its way; its reply is not read yet
@@ -230,7 +233,7 @@ async def test_hits_during_an_evalsha_ride_the_next_one(clients: list[aioredis.R
 
 
 async def test_waves_from_four_processes_admit_exactly_the_limit_once_each(
-    clients: list[aioredis.Redis],
+    clients: list[RedisPipe],
 ) -> None:
     limit = 40  # one token per 1.5 s; the waves take far less (checked below)
     limiters = [limiter_on(client) for client in clients]
@@ -253,7 +256,7 @@ async def test_waves_from_four_processes_admit_exactly_the_limit_once_each(
 
 
 async def test_a_failed_batch_falls_back_for_each_of_its_requests() -> None:
-    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+    client = pipe_to(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.2)
     limiter = limiter_on(client)
     try:
         decisions = await asyncio.gather(*(limiter.hit_key(26, 3) for _ in range(5)))

@@ -12,6 +12,7 @@ import structlog
 from services.api.ratelimit import RateLimiter
 from shared.config import Settings
 from shared.embedded import free_port
+from tests.api.test_ratelimit import pipe_to
 from tests.helpers import Servers
 
 
@@ -23,8 +24,8 @@ async def until_redis_answers(limiter: RateLimiter, key_id: int, limit: int) -> 
 
 
 async def test_closed_port_falls_back_exactly_and_warns_once() -> None:
-    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
-    limiter = RateLimiter(client, ip_limit_per_min=30, timeout_s=0.05)
+    client = pipe_to(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.05)
+    limiter = RateLimiter(client, ip_limit_per_min=30)
     try:
         with structlog.testing.capture_logs() as logs:
             decisions = [await limiter.hit_key(1, 5) for _ in range(8)]
@@ -40,8 +41,8 @@ async def test_closed_port_falls_back_exactly_and_warns_once() -> None:
 
 
 async def test_slow_redis_times_out_then_recovers(settings: Settings, redis_client: aioredis.Redis) -> None:
-    client = aioredis.Redis.from_url(settings.redis_url)
-    limiter = RateLimiter(client, ip_limit_per_min=30, timeout_s=0.05)
+    client = pipe_to(settings.redis_url, timeout_s=0.05)
+    limiter = RateLimiter(client, ip_limit_per_min=30)
     try:
         assert (await limiter.hit_key(1, 60)).source == "redis"
         await redis_client.execute_command("CLIENT", "PAUSE", "1000", "ALL")
@@ -59,8 +60,8 @@ async def test_slow_redis_times_out_then_recovers(settings: Settings, redis_clie
 async def test_redis_stopped_and_started_again(servers: Servers, settings: Settings) -> None:
     if servers.redis is None:
         pytest.skip("Redis is external: the test cannot stop it")
-    client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.5)
-    limiter = RateLimiter(client, ip_limit_per_min=30, timeout_s=0.05)
+    client = pipe_to(settings.redis_url, timeout_s=0.05)
+    limiter = RateLimiter(client, ip_limit_per_min=30)
     try:
         assert (await limiter.hit_key(9, 3)).source == "redis"
         await asyncio.to_thread(servers.redis.stop)

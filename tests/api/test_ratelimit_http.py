@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 import msgspec
 import pytest
-import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, make_mocked_request
 from pytest_aiohttp import AiohttpClient
@@ -19,7 +18,6 @@ from services.api.keysync import key_cache_ctx
 from services.api.ratelimit import RateLimiter
 from services.api.ratelimit_http import (
     guard_key_lookup,
-    key_ratelimit_middleware,
     limiter_key,
     ratelimit_ctx,
     ratelimit_middleware,
@@ -30,8 +28,19 @@ from shared.db.accounts import insert_account
 from shared.db.pool import create_pool
 from shared.embedded import free_port
 from shared.middleware import request_middleware
+from shared.redis_pipe import RedisPipe
 from shared.web import add_health_routes, json_response, pg_key, redis_ctx, settings_key
 from tests.api.factories import make_key
+from tests.api.test_ratelimit import pipe_to
+
+
+@pytest.fixture
+async def pipe(settings: Settings) -> AsyncIterator[RedisPipe]:
+    """The limiter's own Redis connection, closed after the test."""
+    made = pipe_to(settings.redis_url)
+    yield made
+    await made.aclose()
+
 
 queries_key = web.AppKey("queries", list)
 
@@ -63,7 +72,7 @@ async def counting_pg_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def make_app(settings: Settings) -> web.Application:
     """The API's middleware order as the lead wires it, with test handlers."""
-    middlewares = [request_middleware, ratelimit_middleware, auth_middleware, key_ratelimit_middleware]
+    middlewares = [request_middleware, ratelimit_middleware, auth_middleware]
     app = web.Application(middlewares=middlewares)
     app[settings_key] = settings
     app[queries_key] = []
@@ -219,9 +228,9 @@ async def test_bad_key_flood_stops_reaching_postgres(
     assert len(lookups) == 5
 
 
-async def test_guard_only_peeks_and_raises_once_the_ip_is_over(redis_client: aioredis.Redis) -> None:
+async def test_guard_only_peeks_and_raises_once_the_ip_is_over(pipe: RedisPipe) -> None:
     app = web.Application()
-    limiter = app[limiter_key] = RateLimiter(redis_client, ip_limit_per_min=2, timeout_s=0.5)
+    limiter = app[limiter_key] = RateLimiter(pipe, ip_limit_per_min=2)
     request = make_mocked_request("GET", "/api/v1/ping", app=app)
     for _ in range(5):
         await guard_key_lookup(request)  # peeks charge nothing: valid keys never use the IP budget

@@ -8,16 +8,19 @@ import time
 import msgspec
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions
 from aiohttp.test_utils import TestClient
 
 from services.ingest.app import create_app
-from services.ingest.enqueue import group_commit
+from services.ingest.enqueue import queue_pipe
 from shared.config import Settings
 from tests.helpers import Servers
 from tests.ingest.webhooks import assert_nothing_queued, post, queued_events, sample, vapi_secret_headers
 
 REPORT = sample("vapi-end-of-call-report.reconstructed.json")
 CLOSED = "127.0.0.1:1"
+PING = b"*1\r\n$4\r\nPING\r\n"
+ECHO = b"*1\r\n$4\r\nECHO\r\n"
 
 
 async def test_redis_unreachable_is_503_and_nothing_is_queued(
@@ -140,35 +143,39 @@ class SilentRedis:
         port = self.server.sockets[0].getsockname()[1]
         return f"redis://127.0.0.1:{port}/0"
 
-    async def wait_for(self, connections: int) -> None:
-        """Until that many connections have each sent a complete EVALSHA (bounded)."""
+    async def wait_for(self, *commands: bytes) -> list[bytes]:
+        """Until each command has arrived last on some connection (bounded); those connections' bytes."""
         async with asyncio.timeout(5):
-            while sum(data.endswith(b"\r\n") for data in self.received) < connections:
+            while True:
+                found = [bytes(data) for data in self.received if data.endswith(commands)]
+                if all(any(data.endswith(command) for data in found) for command in commands):
+                    return found
                 self.arrived.clear()
                 await self.arrived.wait()
 
 
 async def test_a_batch_does_not_wait_for_the_one_in_flight(settings: Settings) -> None:
     silent = SilentRedis()
-    queue = group_commit(msgspec.structs.replace(settings, redis_url=await silent.start()))
-    first = asyncio.create_task(queue.enqueue(b"*1\r\n$4\r\nPING\r\n", timeout_s=5))
-    await silent.wait_for(1)
-    second = asyncio.create_task(queue.enqueue(b"*1\r\n$4\r\nECHO\r\n", timeout_s=5))
-    await silent.wait_for(2)  # sent on a second connection while the first is unanswered
-    assert sorted(bytes(data) for data in silent.received) == [
-        b"*1\r\n$4\r\nECHO\r\n",
-        b"*1\r\n$4\r\nPING\r\n",
-    ]
-    for task in (first, second):
-        task.cancel()
-    await queue.aclose()
+    pipe = queue_pipe(msgspec.structs.replace(settings, redis_url=await silent.start()), timeout_s=5)
+    first = pipe.call(PING)
+    await silent.wait_for(PING)
+    second = pipe.call(ECHO)
+    # Sent at once, on another connection, while the first is unanswered.
+    assert len(await silent.wait_for(PING, ECHO)) == 2
+    await pipe.aclose()
+    for call in (first, second):
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await call
     await silent.stop()
 
 
 async def test_redis_that_never_answers_is_a_timeout(settings: Settings) -> None:
     silent = SilentRedis()
-    queue = group_commit(msgspec.structs.replace(settings, redis_url=await silent.start()))
-    with pytest.raises(TimeoutError):
-        await queue.enqueue(b"*1\r\n$4\r\nPING\r\n", timeout_s=0.2)
-    await queue.aclose()
+    pipe = queue_pipe(msgspec.structs.replace(settings, redis_url=await silent.start()), timeout_s=0.2)
+    started = time.monotonic()
+    with pytest.raises(redis.exceptions.TimeoutError):
+        await pipe.call(PING)
+    assert time.monotonic() - started < 1
+    await silent.wait_for(PING)  # the command had really been sent
+    await pipe.aclose()
     await silent.stop()

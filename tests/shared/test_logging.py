@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from datetime import UTC, datetime
 
 import pytest
 import structlog
 
 from shared.config import Settings
-from shared.logging import configure_logging
+from shared.logging import UtcTimestamp, configure_logging
 
 
 @pytest.fixture(autouse=True)
@@ -96,3 +98,18 @@ def test_arq_per_job_lines_are_dropped_but_retries_and_failures_kept(
         "  0.03s ↻ job2:store_conversation retrying job in 5.00s",
         "  0.04s ! job3:store_conversation max retries 5 exceeded",
     ]
+
+
+def test_timestamps_are_utc_with_microseconds_and_follow_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    stamp = UtcTimestamp()
+    second = 1_795_459_992_000_000_000
+    clock = iter([second + 250_000_000, second + 999_999_999, second + 1_000_001_000, 500_000_000])
+    monkeypatch.setattr(time, "time_ns", lambda: next(clock))
+    stamps = [stamp(None, "info", {})["timestamp"] for _ in range(4)]
+    assert stamps == [
+        "2026-11-23T18:53:12.250000Z",
+        "2026-11-23T18:53:12.999999Z",
+        "2026-11-23T18:53:13.000001Z",  # a new second: the cached date and time moved on
+        "1970-01-01T00:00:00.500000Z",
+    ]
+    assert datetime.fromisoformat(stamps[2]) == datetime(2026, 11, 23, 18, 53, 13, 1, tzinfo=UTC)

@@ -1,0 +1,124 @@
+"""The pipelined Redis client of the hot paths, against the real server: order, errors, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from shared.config import Settings
+from shared.redis_pipe import RedisPipe, pack_command
+
+SCRIPT = b"return redis.call('INCR', KEYS[1])"
+SCRIPT_SHA = hashlib.sha1(SCRIPT, usedforsecurity=False).hexdigest().encode()
+
+
+@pytest.fixture
+async def pipe(settings: Settings) -> AsyncIterator[RedisPipe]:
+    made = RedisPipe(settings.redis_url, timeout_s=2.0, connections=4, scripts=(SCRIPT,))
+    yield made
+    await made.aclose()
+
+
+def incr(key: bytes) -> bytes:
+    return pack_command(b"EVALSHA", SCRIPT_SHA, b"1", key)
+
+
+async def test_replies_come_back_to_their_own_callers_in_order(pipe: RedisPipe) -> None:
+    replies = await asyncio.gather(*(pipe.call(incr(b"pipe:order")) for _ in range(300)))
+    assert replies == list(range(1, 301))  # the script was loaded by the handshake: no NOSCRIPT
+
+
+async def test_an_error_reply_fails_only_its_own_call(pipe: RedisPipe) -> None:
+    good, bad, after = (
+        pipe.call(incr(b"pipe:err")),
+        pipe.call(pack_command(b"NOSUCHCMD")),
+        pipe.call(incr(b"pipe:err")),
+    )
+    assert await good == 1
+    with pytest.raises(redis.exceptions.ResponseError, match="unknown command"):
+        await bad
+    assert await after == 2
+
+
+async def test_a_ticks_large_commands_are_spread_over_the_connections(
+    pipe: RedisPipe, redis_client: aioredis.Redis
+) -> None:
+    value = b"x" * 8192  # two of these fill a 16 KiB chunk
+    await asyncio.gather(*(pipe.call(pack_command(b"SET", b"pipe:big:%d" % n, value)) for n in range(8)))
+    clients = await redis_client.client_list()
+    assert sum(client["cmd"] == "set" for client in clients) == 4
+
+
+async def test_script_flush_is_survived_by_loading_again(
+    pipe: RedisPipe, redis_client: aioredis.Redis
+) -> None:
+    assert await pipe.call(incr(b"pipe:flush")) == 1
+    await redis_client.script_flush()
+    assert await asyncio.gather(*(pipe.call(incr(b"pipe:flush")) for _ in range(3))) == [2, 3, 4]
+
+
+async def test_a_killed_connection_fails_its_callers_and_the_next_call_reconnects(
+    pipe: RedisPipe, redis_client: aioredis.Redis
+) -> None:
+    await pipe.call(incr(b"pipe:kill"))
+    await redis_client.execute_command("CLIENT", "PAUSE", "300", "WRITE")  # keeps the next INCR waiting
+    waiting = pipe.call(incr(b"pipe:kill"))
+    await asyncio.sleep(0.05)
+    await redis_client.execute_command("CLIENT", "KILL", "SKIPME", "yes", "TYPE", "normal")
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await waiting
+    assert await pipe.call(incr(b"pipe:kill")) in (2, 3)  # reconnected; the killed INCR may have run
+
+
+async def test_no_answer_within_the_timeout_is_a_timeout_then_it_recovers(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    pipe = RedisPipe(settings.redis_url, timeout_s=0.1)
+    try:
+        assert await pipe.call(pack_command(b"PING")) == b"PONG"
+        await redis_client.execute_command("CLIENT", "PAUSE", "500", "ALL")
+        with pytest.raises(redis.exceptions.TimeoutError):
+            await pipe.call(pack_command(b"PING"))
+        await asyncio.sleep(0.5)
+        assert await pipe.call(pack_command(b"PING")) == b"PONG"
+    finally:
+        await pipe.aclose()
+
+
+async def test_unreachable_redis_is_a_connection_error(settings: Settings) -> None:
+    pipe = RedisPipe("redis://127.0.0.1:1/0", timeout_s=1.0)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await pipe.call(pack_command(b"PING"))
+    await pipe.aclose()
+
+
+async def test_username_password_and_database_come_from_the_url(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    await redis_client.execute_command("ACL", "SETUSER", "pipe-user", "on", ">s3cret", "~*", "+@all")
+    parts = urlsplit(settings.redis_url)
+    url = urlunsplit(parts._replace(netloc=f"pipe-user:s3cret@{parts.hostname}:{parts.port}", path="/5"))
+    wrong = urlunsplit(parts._replace(netloc=f"pipe-user:wrong@{parts.hostname}:{parts.port}"))
+    pipe, refused = RedisPipe(url, timeout_s=1.0), RedisPipe(wrong, timeout_s=1.0)
+    try:
+        await pipe.call(pack_command(b"SET", b"pipe:db", b"5"))
+        assert await pipe.call(pack_command(b"ACL", b"WHOAMI")) == b"pipe-user"
+        with pytest.raises(redis.exceptions.ResponseError, match="WRONGPASS"):
+            await refused.call(pack_command(b"PING"))
+    finally:
+        await pipe.aclose()
+        await refused.aclose()
+        await redis_client.execute_command("ACL", "DELUSER", "pipe-user")
+    in_db5 = aioredis.Redis.from_url(urlunsplit(parts._replace(path="/5")))
+    try:
+        assert await in_db5.get("pipe:db") == b"5"
+        assert await redis_client.get("pipe:db") is None  # not in the test's own database
+        await in_db5.delete("pipe:db")
+    finally:
+        await in_db5.aclose()
