@@ -101,28 +101,29 @@ async def plan_cases(fx: Fixture, only: list[str] | None = None) -> dict[str, di
     return cases
 
 
-def measure_api(
-    fx: Fixture, cases: dict[str, dict[str, Any]], args: argparse.Namespace, processes: int, limiter: str
-) -> dict[str, dict[str, Any]]:
-    """wrk against every case on one API server configuration."""
-    port = load.free_port()
+# The API configurations of one round: (processes, limiter). All of them run side by side (idle
+# servers cost nothing) so that each case is measured on every configuration back to back.
+CONFIGS = ((2, "off"), (1, "off"))
+
+
+def config_name(processes: int, limiter: str) -> str:
+    return f"{processes} proc, limiter {limiter}"
+
+
+def start_apis(fx: Fixture, configs: list[tuple[int, str]]) -> dict[str, tuple[int, Any]]:
+    """Every configuration's server, warmed up (pools, key cache, prepared statements)."""
     env = {"RINGREADY_DATABASE_URL": fx.database_url, "RINGREADY_REDIS_URL": fx.redis_url}
-    server = load.start_api(env, port, processes, limiter)
-    results: dict[str, dict[str, Any]] = {}
-    try:
-        base = f"http://127.0.0.1:{port}/api/v1/conversations?"
-        load.wrk(base + f"limit={LIMIT}", 1, args.connections, fx.api_key)  # warm pools and caches
-        for name, case in cases.items():
-            if limiter == "on" and not name.endswith("|first"):
-                continue
-            results[name] = load.wrk(base + case["query"], args.seconds, args.connections, fx.api_key)
-    finally:
-        load.stop(server)
-    return results
+    servers = {}
+    for processes, limiter in configs:
+        port = load.free_port()
+        servers[config_name(processes, limiter)] = (port, load.start_api(env, port, processes, limiter))
+        load.wrk(f"http://127.0.0.1:{port}/api/v1/conversations?limit={LIMIT}", 1, 32, fx.api_key)
+    return servers
 
 
 def one_round(fx: Fixture, cases: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    """Every measurement once, interleaved so that background noise hits all of them alike."""
+    """Every measurement once. Per case, pgbench and every API configuration run back to back,
+    so that each same-case ratio compares numbers taken seconds apart, under the same conditions."""
     workdir = Path(tempfile.mkdtemp(prefix="ringready-pgbench-"))
     bare_port = load.free_port()
     bare = load.start_bare(bare_port)
@@ -132,15 +133,38 @@ def one_round(fx: Fixture, cases: dict[str, dict[str, Any]], args: argparse.Name
         )
     finally:
         load.stop(bare)
-    pg = {
-        name: load.pgbench(fx.database_url, c["sql"], c["args"], args.seconds, args.connections, workdir)
-        for name, c in cases.items()
+    limited = config_name(args.limiter_processes, "on")
+    configs = [*CONFIGS, (args.limiter_processes, "on")]
+    servers = start_apis(fx, configs)
+    pg: dict[str, Any] = {}
+    api: dict[str, dict[str, Any]] = {name: {} for name in servers}
+    try:
+        for name, case in cases.items():
+            pg[name] = load.pgbench(
+                fx.database_url, case["sql"], case["args"], args.seconds, args.connections, workdir
+            )
+            for config, (port, _) in servers.items():
+                if config == limited and not name.endswith("|first"):
+                    continue  # the limiter's cost is measured on first pages
+                url = f"http://127.0.0.1:{port}/api/v1/conversations?{case['query']}"
+                api[config][name] = load.wrk(url, args.seconds, args.connections, fx.api_key)
+    finally:
+        for _, server in servers.values():
+            load.stop(server)
+    return {"bare": bare_result, "pgbench": pg, "api": api, "ratios": round_ratios(pg, api, limited)}
+
+
+def round_ratios(pg: dict[str, Any], api: dict[str, dict[str, Any]], limited: str) -> dict[str, Any]:
+    """This round's same-case ratios: API/pgbench per configuration, and the limiter's cost."""
+    unlimited = limited.replace("limiter on", "limiter off")
+    ratios: dict[str, Any] = {
+        f"{config} / pgbench": {name: r["rps"] / pg[name] for name, r in results.items()}
+        for config, results in api.items()
     }
-    api = {f"{p} proc, limiter off": measure_api(fx, cases, args, p, "off") for p in (1, 2)}
-    api[f"{args.limiter_processes} proc, limiter on"] = measure_api(
-        fx, cases, args, args.limiter_processes, "on"
-    )
-    return {"bare": bare_result, "pgbench": pg, "api": api}
+    ratios["limiter cost"] = {
+        name: 1 - r["rps"] / api[unlimited][name]["rps"] for name, r in api[limited].items()
+    }
+    return ratios
 
 
 def median_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:

@@ -47,6 +47,14 @@ for _ = 1, count do
 end
 
 if admitted > 0 then
-  redis.call("SET", key, string.format("%.0f", tat), "PX", math.ceil((tat - now) / 1000))
+  -- Limiter state is not worth an fsync: the same Redis holds the job queue with appendfsync
+  -- always, and every propagated write would make Redis write and fsync its AOF once more per
+  -- batch. Not propagated, the bucket lives in memory only (not in the AOF, not on replicas):
+  -- after a restart or failover budgets start full, the documented fail-open direction.
+  redis.set_repl(redis.REPL_NONE)
+  -- Kept for one full window after the last admitted request (the bucket is full by then): an
+  -- expiring key costs Redis a propagated DEL, i.e. an AOF write and fsync, so a bucket that
+  -- refills in milliseconds must not expire after every request.
+  redis.call("SET", key, string.format("%.0f", tat), "PX", math.ceil(burst * interval / 1000))
 end
 return reply
