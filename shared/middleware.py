@@ -60,6 +60,19 @@ def error_response(exc: BaseException, request_id: str) -> web.Response:
     )
 
 
+# What is rendered without a traceback; anything else is a bug worth logging.
+EXPECTED_ERRORS = (errors.AppError, web.HTTPException, msgspec.ValidationError, msgspec.DecodeError)
+request_id_key = web.RequestKey("request_id", str)
+
+
+def render_failure(request: web.Request, exc: Exception) -> web.Response:
+    """The envelope for what a handler raised (call it in the except block: unexpected exceptions
+    are logged with their traceback)."""
+    if not isinstance(exc, EXPECTED_ERRORS):
+        log.exception("request_failed", method=request.method, path=request.path)
+    return error_response(exc, request.get(request_id_key, ""))
+
+
 @web.middleware
 async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind the request id, turn every exception into the JSON envelope, log one line."""
@@ -68,6 +81,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     # aiohttp runs every request in a task of its own, on a copy of the context: what a request
     # binds dies with it, so there is nothing to clear, and start-up bindings (service) remain.
     structlog.contextvars.bind_contextvars(request_id=request_id)
+    request[request_id_key] = request_id
     try:
         response = await handler(request)
     except web.HTTPException as exc:
@@ -75,9 +89,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         response = error_response(exc, request_id)
     except Exception as exc:
-        if not isinstance(exc, errors.AppError | msgspec.ValidationError | msgspec.DecodeError):
-            log.exception("request_failed", method=request.method, path=request.path)
-        response = error_response(exc, request_id)
+        response = render_failure(request, exc)
     response.headers[REQUEST_ID_HEADER] = request_id
     log.info(
         "request_finished",

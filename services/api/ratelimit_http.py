@@ -12,19 +12,15 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 
-import msgspec
-import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from services.api.ratelimit import GCRA_SCRIPT, PERIOD_S, Decision, RateLimiter, limit_for_key
 from services.api.typedefs import api_key_info
 from shared import errors
-from shared.middleware import error_response
+from shared.middleware import render_failure
 from shared.redis_pipe import RedisPipe
 from shared.web import settings_key
-
-log = structlog.get_logger("request")
 
 API_PREFIX = "/api/v1/"
 limiter_key = web.AppKey("rate_limiter", RateLimiter)
@@ -117,23 +113,13 @@ async def charge_key(request: web.Request) -> Decision | None:
     return decision
 
 
-# What request_middleware renders without a traceback; anything else is a bug worth logging.
-_EXPECTED = (errors.AppError, web.HTTPException, msgspec.ValidationError, msgspec.DecodeError)
-
-
-def _request_id() -> str:
-    return str(structlog.contextvars.get_contextvars().get("request_id", ""))
-
-
 async def _render_error(request: web.Request, exc: Exception) -> web.StreamResponse:
-    """Render like request_middleware; a failed auth is counted against the client IP first."""
+    """Render as request_middleware would; a failed auth is counted against the client IP first."""
     if isinstance(exc, errors.Unauthenticated) and decision_key not in request:
         decision = await charge_ip(request)
         if decision is not None and not decision.allowed:
             exc = rate_limited(decision, by_ip=True)
-    if not isinstance(exc, _EXPECTED):
-        log.exception("request_failed", method=request.method, path=request.path)
-    return error_response(exc, _request_id())
+    return render_failure(request, exc)
 
 
 @web.middleware

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import msgspec
 import pytest
+import structlog
+import structlog.testing
 from aiohttp import web
 from aiohttp.test_utils import TestClient, make_mocked_request
 from pytest_aiohttp import AiohttpClient
@@ -155,9 +157,13 @@ async def test_error_responses_carry_the_headers(
     assert not_found.status == 404
     assert await not_found.json() == {"detail": "no conversation 5"}
     assert not_found.headers["X-RateLimit-Remaining"] == "299"
-    failed = await client.get("/api/v1/boom", headers=bearer(key))
+    with structlog.testing.capture_logs() as logs:
+        failed = await client.get("/api/v1/boom", headers=bearer(key))
     assert failed.status == 500
     assert "secret" not in await failed.text()
+    assert failed.headers["X-Request-ID"] in (await failed.json())["detail"]
+    failures = [entry for entry in logs if entry["event"] == "request_failed"]
+    assert len(failures) == 1 and failures[0]["exc_info"] is True  # once, with its traceback
     assert failed.headers["X-RateLimit-Limit"] == "300"
     assert failed.headers["X-RateLimit-Remaining"] == "298"
 
