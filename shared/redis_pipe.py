@@ -82,7 +82,17 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
-        while (reply := self._reader.gets()) is not False:
+        while True:
+            try:
+                reply = self._reader.gets()
+            except hiredis.ProtocolError as exc:
+                self.fail(RedisConnectionError(f"Redis sent something that is not RESP: {exc}"))
+                return
+            if reply is False:
+                return
+            if not self.waiting:  # a reply to nothing: the stream is out of step, trust none of it
+                self.fail(RedisConnectionError("Redis sent a reply no command was waiting for"))
+                return
             future, command, resent = self.waiting.popleft()
             self.replied += 1
             if isinstance(reply, ResponseError):
@@ -167,12 +177,16 @@ class RedisPipe:
         self._connections: list[_Connection] = []
         self._buffer: list[tuple[bytes, asyncio.Future[Any]]] = []
         self._flush_scheduled = False
+        self._closed = False
         self._connecting: set[asyncio.Task[None]] = set()
 
     def call(self, command: bytes) -> asyncio.Future[Any]:
         """Send one RESP-packed command at the end of this tick; the future gets its reply."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
+        if self._closed:
+            future.set_exception(RedisConnectionError("the client was closed"))
+            return future
         self._buffer.append((command, future))
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -226,10 +240,16 @@ class RedisPipe:
 
     async def aclose(self) -> None:
         """Close every connection; callers still waiting get a ConnectionError."""
+        self._closed = True
+        closed = RedisConnectionError("the client was closed")
+        for _, future in self._buffer:  # called this tick, not sent yet
+            if not future.done():
+                future.set_exception(closed)
+        self._buffer.clear()
         for task in list(self._connecting):
             task.cancel()
         for connection in list(self._connections):
-            connection.fail(RedisConnectionError("the client was closed"))
+            connection.fail(closed)
         self._connections.clear()
 
 

@@ -122,3 +122,68 @@ async def test_username_password_and_database_come_from_the_url(
         await in_db5.delete("pipe:db")
     finally:
         await in_db5.aclose()
+
+
+class BrokenRedis:
+    """A loopback server answering the first chunk it reads with `first`, everything else +PONG."""
+
+    def __init__(self, first: bytes) -> None:
+        self.first = first
+        self.connections = 0
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        self.connections += 1
+        answer = self.first if self.connections == 1 else b"+PONG\r\n"
+        while await reader.read(65536):
+            writer.write(answer)
+            answer = b"+PONG\r\n"
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"redis://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/0"
+
+    async def stop(self) -> None:
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+            await writer.wait_closed()
+        await self.server.wait_closed()
+
+
+async def test_a_reply_that_is_not_resp_fails_the_call() -> None:
+    broken = BrokenRedis(b"%%% not resp\r\n")
+    pipe = RedisPipe(await broken.start(), timeout_s=1.0)
+    try:
+        with pytest.raises(redis.exceptions.ConnectionError, match="not RESP"):
+            await pipe.call(pack_command(b"PING"))
+        assert await pipe.call(pack_command(b"PING")) == b"PONG"  # on a new connection
+        assert broken.connections == 2
+    finally:
+        await pipe.aclose()
+        await broken.stop()
+
+
+async def test_a_reply_to_nothing_drops_the_connection() -> None:
+    broken = BrokenRedis(b"+PONG\r\n+EXTRA\r\n")  # one reply too many: the stream is out of step
+    pipe = RedisPipe(await broken.start(), timeout_s=1.0)
+    try:
+        assert await pipe.call(pack_command(b"PING")) == b"PONG"
+        await asyncio.sleep(0.05)  # the extra reply arrives
+        assert await pipe.call(pack_command(b"PING")) == b"PONG"
+        assert broken.connections == 2  # the second PING did not trust the first connection
+    finally:
+        await pipe.aclose()
+        await broken.stop()
+
+
+async def test_calls_after_close_fail_at_once_and_open_nothing(settings: Settings) -> None:
+    pipe = RedisPipe(settings.redis_url, timeout_s=1.0)
+    assert await pipe.call(pack_command(b"PING")) == b"PONG"
+    unsent = pipe.call(pack_command(b"PING"))  # called in the tick that closes the pipe
+    await pipe.aclose()
+    for call in (unsent, pipe.call(pack_command(b"PING"))):
+        with pytest.raises(redis.exceptions.ConnectionError, match="closed"):
+            await call
+    assert not pipe._connections  # nothing reopened behind the closed pipe
