@@ -206,7 +206,7 @@ def postgres_server(
         pgdata.mkdir()
         if user:
             _open_path_for(user, pgdata)
-        subprocess.run(  # noqa: S603 - fixed argv of the embedded binary
+        initdb = subprocess.run(  # noqa: S603 - fixed argv of the embedded binary
             [
                 _pg_bin("initdb"),
                 "-D",
@@ -218,12 +218,15 @@ def postgres_server(
                 "--locale=C",
                 "--no-instructions",
             ],
-            check=True,
+            check=False,
             capture_output=True,
             user=uid,
             group=gid,
             extra_groups=groups,
         )
+        if initdb.returncode != 0:  # say why: out of shared memory, disk, a bad directory...
+            why = initdb.stderr.decode(errors="replace").strip()
+            raise RuntimeError(f"initdb of {pgdata} failed with exit status {initdb.returncode}: {why}")
     elif user:
         _open_path_for(user, pgdata)
     port = port or free_port(host)
