@@ -131,6 +131,7 @@ class _Connection(asyncio.Protocol):
         """Close the connection; every caller still waiting gets `error`."""
         if self._failure is None:
             self._failure = error
+        self._pipe.forget(self)  # at once: no new batch may land here before connection_lost runs
         if self._transport is not None:
             self._transport.abort()  # connection_lost answers the waiting callers
         else:
