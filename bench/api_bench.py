@@ -26,6 +26,7 @@ from bench import api_load as load
 from bench.api_report import markdown
 from bench.api_setup import BIG_ACCOUNT, Fixture, prepare_sync, start_servers
 from shared.db.conversations import LIST_CONVERSATIONS_SQL
+from shared.embedded import free_port
 
 LIMIT = 50
 LAST_CURSOR_SQL = (
@@ -110,14 +111,21 @@ def config_name(processes: int, limiter: str) -> str:
     return f"{processes} proc, limiter {limiter}"
 
 
-def start_apis(fx: Fixture, configs: list[tuple[int, str]]) -> dict[str, tuple[int, Any]]:
+def start_apis(fx: Fixture, configs: list[tuple[int, str]], connections: int) -> dict[str, tuple[int, Any]]:
     """Every configuration's server, warmed up (pools, key cache, prepared statements)."""
     env = {"RINGREADY_DATABASE_URL": fx.database_url, "RINGREADY_REDIS_URL": fx.redis_url}
-    servers = {}
-    for processes, limiter in configs:
-        port = load.free_port()
-        servers[config_name(processes, limiter)] = (port, load.start_api(env, port, processes, limiter))
-        load.wrk(f"http://127.0.0.1:{port}/api/v1/conversations?limit={LIMIT}", 1, 32, fx.api_key)
+    servers: dict[str, tuple[int, Any]] = {}
+    try:
+        for processes, limiter in configs:
+            port = free_port()
+            servers[config_name(processes, limiter)] = (port, load.start_api(env, port, processes, limiter))
+            load.wrk(
+                f"http://127.0.0.1:{port}/api/v1/conversations?limit={LIMIT}", 1, connections, fx.api_key
+            )
+    except BaseException:
+        for _, server in servers.values():  # none left running if one fails to start
+            load.stop(server)
+        raise
     return servers
 
 
@@ -125,7 +133,7 @@ def one_round(fx: Fixture, cases: dict[str, dict[str, Any]], args: argparse.Name
     """Every measurement once. Per case, pgbench and every API configuration run back to back,
     so that each same-case ratio compares numbers taken seconds apart, under the same conditions."""
     workdir = Path(tempfile.mkdtemp(prefix="ringready-pgbench-"))
-    bare_port = load.free_port()
+    bare_port = free_port()
     bare = load.start_bare(bare_port)
     try:
         bare_result = load.wrk(
@@ -135,7 +143,7 @@ def one_round(fx: Fixture, cases: dict[str, dict[str, Any]], args: argparse.Name
         load.stop(bare)
     limited = config_name(args.limiter_processes, "on")
     configs = [*CONFIGS, (args.limiter_processes, "on")]
-    servers = start_apis(fx, configs)
+    servers = start_apis(fx, configs, args.connections)
     pg: dict[str, Any] = {}
     api: dict[str, dict[str, Any]] = {name: {} for name in servers}
     try:

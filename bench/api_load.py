@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.ingest_bench import wait_port
 from shared.embedded import pgbench_path
 
 WRK_HELP = "wrk is not installed: `apt-get install wrk` (Debian/Ubuntu) and run the bench again."
@@ -30,25 +29,6 @@ def require_wrk() -> str:
     if path is None:
         sys.exit(WRK_HELP)
     return path
-
-
-def free_port() -> int:
-    """A port the kernel says is free on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_port(port: int, timeout: float = 30.0) -> None:
-    """Poll until something listens on the port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def wrk(url: str, seconds: float, connections: int, key: str | None) -> dict[str, Any]:
@@ -103,7 +83,7 @@ def start_api(
     }
     argv = [sys.executable, "-m", "bench.api_server", "--limiter", limiter]
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port)
+    wait_port(port, 30)
     return process
 
 
@@ -111,7 +91,7 @@ def start_bare(port: int) -> subprocess.Popen[bytes]:
     """The HTTP ceiling: a bare aiohttp handler on uvloop returning a fixed small JSON."""
     argv = [sys.executable, "-m", "bench.api_bench", "--bare", str(port)]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port)
+    wait_port(port, 30)
     return process
 
 

@@ -43,7 +43,8 @@ from bench.e2e_cpu import per_conversation, snapshot
 from bench.e2e_load import Plan, from_number, parse_from_number, poll, send
 from bench.ingest_bench import wait_port
 from bench.worker_bench import prepare as prepare_routing
-from bench.worker_bench import start_module, stop_processes
+from bench.worker_bench import start_module
+from shared.cli.up import stop_children
 from shared.embedded import free_port, postgres_server, valkey_server
 
 TARGET_P99_MS = 1000.0
@@ -264,7 +265,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             if process.poll() is not None:
                 raise RuntimeError(f"{process.args} exited with {process.returncode} during the bench")
     finally:
-        stop_processes(processes)
+        stop_children(processes)
         valkey.stop()
         pg.stop()
     return {

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from typing import Any, cast
 
 import redis
 
-from shared.embedded import valkey_server
+from shared.embedded import free_port, port_open, valkey_server
 
 BENCH = Path(__file__).resolve().parent
 SAMPLE = BENCH.parent.parent / "shared" / "providers" / "vapi-end-of-call-report.reconstructed.json"
@@ -39,23 +38,13 @@ MAX_RATE = 15_000
 TARGET_RATIO = 0.30  # issue 3: the ingest accepts at least this share of the bare handler's rate
 
 
-def free_port() -> int:
-    """A port the kernel says is free on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_port(port: int, timeout: float = 20.0) -> None:
-    """Poll until something listens on the port."""
+    """Poll until something listens on the loopback port (bounded)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
+    while not port_open("127.0.0.1", port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing listens on {port}")
         time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def run_bare(port: int, processes: int) -> None:

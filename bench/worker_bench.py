@@ -23,6 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
+from shared.cli.up import stop_children
 from shared.config import Settings
 from shared.db.accounts import insert_account
 from shared.db.agents import insert_agent
@@ -109,23 +110,9 @@ def start_workers(env: dict[str, str], processes: int, log: Path) -> list[subpro
     return [start_module("services.worker", env, log) for _ in range(processes)]
 
 
-def stop_processes(processes: list[subprocess.Popen[bytes]], timeout: float = 30.0) -> None:
-    """SIGTERM every process we started, reap it, SIGKILL whatever outlives the timeout."""
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    deadline = time.monotonic() + timeout
-    for process in processes:
-        try:
-            process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
 def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM and reap."""
-    stop_processes(workers)
+    stop_children(workers)
 
 
 async def measure(settings: Settings, events: int, batch_ms: int, processes: int, log: Path) -> float:

@@ -8,13 +8,12 @@ from aiohttp.typedefs import Handler
 
 from services.api.keycache import ApiKeyInfo, KeyCache
 from services.api.ratelimit_http import charge_key, guard_key_lookup, rate_limited
-from services.api.typedefs import api_key_info, key_cache_key
+from services.api.typedefs import API_PREFIX, api_key_info, key_cache_key
 from shared.db.api_keys import find_key_by_hash
 from shared.errors import Forbidden, Unauthenticated
 from shared.keys import hash_key, looks_like_key
 from shared.web import pg_key
 
-API_PREFIX = "/api/v1/"
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -85,7 +84,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)  # unknown paths and methods keep their 404/405
     info = await authenticate(request, presented_key(request))
     request[api_key_info] = info
-    decision = await charge_key(request)  # every authenticated request counts, a 403 too
+    decision = await charge_key(request, info)  # every authenticated request counts, a 403 too
     scope = required_scope(request.method)
     if scope not in info.scopes:
         raise Forbidden(f"This API key lacks the '{scope}' scope.")

@@ -254,7 +254,8 @@ class RateLimiter:
         except RedisError:
             pass  # _outcomes records the failure
         except asyncio.CancelledError:  # the request was cancelled, not Redis failing
-            self._probing = False if probing else self._probing
+            if probing:
+                self._probing = False
             raise
         outcomes = self._outcomes(reply, probing)
         return None if outcomes is None else _decision(outcomes[0], limit, policy, "redis")

@@ -4,7 +4,7 @@ Wiring (services/api/app.py):
     middlewares=[request_middleware, ratelimit_middleware, auth_middleware]
     cleanup_ctx: [..., ratelimit_ctx]
 auth calls `await guard_key_lookup(request)` just before looking an uncached key up in Postgres, and
-`await charge_key(request)` once it knows the key. Without ratelimit_ctx nothing is limited.
+`await charge_key(request, info)` once it knows the key. Without ratelimit_ctx nothing is limited.
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from services.api.ratelimit import GCRA_SCRIPT, PERIOD_S, Decision, RateLimiter, limit_for_key
-from services.api.typedefs import api_key_info
+from services.api.ratelimit import GCRA_SCRIPT, PERIOD_S, Decision, LimitedKey, RateLimiter, limit_for_key
+from services.api.typedefs import API_PREFIX
 from shared import errors
 from shared.middleware import render_failure
 from shared.redis_pipe import RedisPipe
 from shared.web import settings_key
 
-API_PREFIX = "/api/v1/"
 limiter_key = web.AppKey("rate_limiter", RateLimiter)
 decision_key = web.RequestKey("rate_limit_decision", Decision)
 
@@ -102,13 +101,12 @@ async def guard_key_lookup(request: web.Request) -> None:
         raise rate_limited(decision, by_ip=True)
 
 
-async def charge_key(request: web.Request) -> Decision | None:
-    """Count this request against its authenticated key, if auth found one."""
-    info = request.get(api_key_info)
+async def charge_key(request: web.Request, key: LimitedKey) -> Decision | None:
+    """Count this request against its authenticated key (None: no limiter in this app)."""
     limiter = request.app.get(limiter_key)
-    if info is None or limiter is None:
+    if limiter is None:
         return None
-    decision = await limiter.hit_key(info.key_id, limit_for_key(request.app[settings_key], info))
+    decision = await limiter.hit_key(key.key_id, limit_for_key(request.app[settings_key], key))
     request[decision_key] = decision
     return decision
 

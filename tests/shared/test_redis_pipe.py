@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
@@ -69,7 +70,7 @@ async def test_a_killed_connection_fails_its_callers_and_the_next_call_reconnect
     await pipe.call(incr(b"pipe:kill"))
     await redis_client.execute_command("CLIENT", "PAUSE", "300", "WRITE")  # keeps the next INCR waiting
     waiting = pipe.call(incr(b"pipe:kill"))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # one loop turn: the pipe writes the INCR at the end of this tick
     await redis_client.execute_command("CLIENT", "KILL", "SKIPME", "yes", "TYPE", "normal")
     with pytest.raises(redis.exceptions.ConnectionError):
         await waiting
@@ -85,8 +86,11 @@ async def test_no_answer_within_the_timeout_is_a_timeout_then_it_recovers(
         await redis_client.execute_command("CLIENT", "PAUSE", "500", "ALL")
         with pytest.raises(redis.exceptions.TimeoutError):
             await pipe.call(pack_command(b"PING"))
-        await asyncio.sleep(0.5)
-        assert await pipe.call(pack_command(b"PING")) == b"PONG"
+        async with asyncio.timeout(5):  # the pause ends; each try may time out until then
+            while True:
+                with contextlib.suppress(redis.exceptions.TimeoutError):
+                    assert await pipe.call(pack_command(b"PING")) == b"PONG"
+                    break
     finally:
         await pipe.aclose()
 
@@ -130,6 +134,7 @@ class BrokenRedis:
     def __init__(self, first: bytes) -> None:
         self.first = first
         self.connections = 0
+        self.hung_up = asyncio.Event()  # a client closed its connection
         self.writers: list[asyncio.StreamWriter] = []
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -139,6 +144,7 @@ class BrokenRedis:
         while await reader.read(65536):
             writer.write(answer)
             answer = b"+PONG\r\n"
+        self.hung_up.set()
 
     async def start(self) -> str:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -170,7 +176,8 @@ async def test_a_reply_to_nothing_drops_the_connection() -> None:
     pipe = RedisPipe(await broken.start(), timeout_s=1.0)
     try:
         assert await pipe.call(pack_command(b"PING")) == b"PONG"
-        await asyncio.sleep(0.05)  # the extra reply arrives
+        async with asyncio.timeout(5):
+            await broken.hung_up.wait()  # the extra reply arrived and the pipe dropped the connection
         assert await pipe.call(pack_command(b"PING")) == b"PONG"
         assert broken.connections == 2  # the second PING did not trust the first connection
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
@@ -61,10 +62,18 @@ async def test_hmac_credential_is_accepted(
     assert len(await queued_events(redis_client, settings)) == 1
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"message": {"type": "status-update", "status": "ended", "call": {"id": 5}}}',
+        # Decodes as a report, but is only stored when its type says it is one.
+        REPORT.replace(b'"end-of-call-report"', b'"status-update"'),
+    ],
+    ids=["other-shape", "report-shaped"],
+)
 async def test_other_message_types_are_ignored(
-    client: TestClient, redis_client: aioredis.Redis, settings: Settings
+    client: TestClient, redis_client: aioredis.Redis, settings: Settings, body: bytes
 ) -> None:
-    body = b'{"message": {"type": "status-update", "status": "ended", "call": {"id": 5}}}'
     reply = await post(client, "/webhooks/v1/vapi", body, vapi_secret_headers(), 200)
     assert reply == {"status": "ignored", "reason": "vapi message type 'status-update' is not stored"}
     await assert_nothing_queued(redis_client, settings)
@@ -78,16 +87,6 @@ async def test_web_call_has_no_numbers(
     reply = await post(client, "/webhooks/v1/vapi", body, vapi_secret_headers(), 202)
     conv = (await queued_events(redis_client, settings))[reply["job_id"]].conversation
     assert (conv.channel, conv.from_number, conv.to_number) == ("phone", None, None)
-
-
-async def test_report_shaped_other_types_are_ignored(
-    client: TestClient, redis_client: aioredis.Redis, settings: Settings
-) -> None:
-    # A message that decodes as a report is still only stored when its type says it is one.
-    body = REPORT.replace(b'"end-of-call-report"', b'"status-update"')
-    reply = await post(client, "/webhooks/v1/vapi", body, vapi_secret_headers(), 200)
-    assert reply == {"status": "ignored", "reason": "vapi message type 'status-update' is not stored"}
-    await assert_nothing_queued(redis_client, settings)
 
 
 async def test_broken_report_is_422_naming_the_field(
