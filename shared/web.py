@@ -12,10 +12,12 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from shared.config import Settings
-from shared.db.pool import create_pool
+from shared.db.pool import create_pool, create_statement_pool
+from shared.db.statement_pool import StatementPool
 
 settings_key = web.AppKey("settings", Settings)
 pg_key = web.AppKey("pg", asyncpg.Pool)
+statements_key = web.AppKey("statements", StatementPool)  # the API's connections (one statement each)
 redis_key = web.AppKey("redis", aioredis.Redis)
 # Which dependencies /readyz requires; the others are reported but don't fail readiness.
 required_deps_key = web.AppKey("required_deps", tuple)
@@ -34,6 +36,14 @@ async def pg_ctx(app: web.Application) -> AsyncIterator[None]:
     """The process's asyncpg pool."""
     pool = await create_pool(app[settings_key])
     app[pg_key] = pool
+    yield
+    await pool.close()
+
+
+async def statements_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The process's StatementPool, for a service that runs only single statements (the API)."""
+    pool = await create_statement_pool(app[settings_key])
+    app[statements_key] = pool
     yield
     await pool.close()
 
@@ -80,7 +90,7 @@ async def readyz(request: web.Request) -> web.Response:
     app = request.app
     results = dict(
         await asyncio.gather(
-            _check("postgres", lambda: app[pg_key].fetchval("SELECT 1")),
+            _check("postgres", lambda: (app.get(statements_key) or app[pg_key]).fetchval("SELECT 1")),
             _check("redis", lambda: app[redis_key].ping()),
         )
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+import asyncpg
 
 from shared.embedded import ManagedServer
 
@@ -26,3 +29,14 @@ class Servers:
     root: Path
     postgres: ManagedServer | None
     redis: ManagedServer | None
+
+
+async def create_database(admin_url: str, prefix: str) -> tuple[str, str]:
+    """A new empty database on admin_url's server: its name and URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name, admin_url.rsplit("/", 1)[0] + f"/{name}"

@@ -12,7 +12,7 @@ from services.api.typedefs import api_key_info
 from services.api.validation import parse_agent_patch
 from shared.db.agents import get_agent, list_agents, patch_agent
 from shared.errors import NotFound
-from shared.web import json_response, pg_key
+from shared.web import json_response, statements_key
 
 
 def agent_from(row: asyncpg.Record) -> Agent:
@@ -25,14 +25,14 @@ def agent_from(row: asyncpg.Record) -> Agent:
 
 async def list_handler(request: web.Request) -> web.Response:
     """Every receptionist of the key's account."""
-    rows = await list_agents(request.app[pg_key], request[api_key_info].account_id)
+    rows = await list_agents(request.app[statements_key], request[api_key_info].account_id)
     return json_response(AgentList([AgentSummary(*row) for row in rows]))
 
 
 async def detail_handler(request: web.Request) -> web.Response:
     """One receptionist's configuration; 404 if missing or another account's."""
     agent_id = path_id(request, "Agent")
-    row = await get_agent(request.app[pg_key], request[api_key_info].account_id, agent_id)
+    row = await get_agent(request.app[statements_key], request[api_key_info].account_id, agent_id)
     if row is None:
         raise NotFound("Agent not found.")
     return json_response(agent_from(row))
@@ -43,7 +43,9 @@ async def patch_handler(request: web.Request) -> web.Response:
     agent_id = path_id(request, "Agent")
     sent, patch = parse_agent_patch(await request.read())
     values = {name: getattr(patch, name) for name in sent}
-    found = await patch_agent(request.app[pg_key], request[api_key_info].account_id, agent_id, sent, values)
+    found = await patch_agent(
+        request.app[statements_key], request[api_key_info].account_id, agent_id, sent, values
+    )
     if not found:
         raise NotFound("Agent not found.")
     return json_response(AgentUpdated(agent_id, sent))

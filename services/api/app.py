@@ -10,7 +10,7 @@ from services.api.keysync import key_cache_ctx
 from services.api.ratelimit_http import ratelimit_ctx, ratelimit_middleware
 from shared.config import Settings
 from shared.middleware import request_middleware
-from shared.web import add_health_routes, pg_ctx, redis_ctx, settings_key
+from shared.web import add_health_routes, redis_ctx, settings_key, statements_ctx
 
 
 def add_api_routes(app: web.Application) -> None:
@@ -33,7 +33,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[settings_key] = settings
-    app.cleanup_ctx.extend([pg_ctx, redis_ctx, key_cache_ctx, ratelimit_ctx])
+    app.cleanup_ctx.extend([statements_ctx, redis_ctx, key_cache_ctx, ratelimit_ctx])
     add_health_routes(app, required=("postgres", "redis"))
     add_api_routes(app)
     return app

@@ -12,7 +12,7 @@ from services.api.typedefs import API_PREFIX, api_key_info, key_cache_key
 from shared.db.api_keys import find_key_by_hash
 from shared.errors import Forbidden, Unauthenticated
 from shared.keys import hash_key, looks_like_key
-from shared.web import pg_key
+from shared.web import statements_key
 
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -62,7 +62,7 @@ async def authenticate(request: web.Request, key: str) -> ApiKeyInfo:
         await guard_key_lookup(request)  # a flood of unknown keys is cut off before Postgres
         # The only Postgres round trip of auth: once per key per TTL (or per second without pub/sub).
         generation = cache.generation
-        row = await find_key_by_hash(request.app[pg_key], key_hash)
+        row = await find_key_by_hash(request.app[statements_key], key_hash)
         info = None if row is None else _info_from(row)
         cache.put(key_hash, info, generation)
     if info is None:

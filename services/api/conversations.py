@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import asyncpg
 import msgspec
 from aiohttp import web
@@ -21,9 +19,7 @@ from services.api.typedefs import api_key_info
 from services.api.validation import parse_list_query
 from shared.db.conversations import conversation_exists, get_conversation, list_conversations
 from shared.errors import InvalidInput, NotFound
-from shared.web import json_response, pg_key
-
-_from_epoch = datetime.fromtimestamp
+from shared.web import json_response, statements_key
 
 
 class StoredDataError(RuntimeError):
@@ -31,7 +27,7 @@ class StoredDataError(RuntimeError):
 
 
 def item_from(row: asyncpg.Record) -> ConversationItem:
-    """A list row (LIST_PAGE_COLUMNS order: epoch-second timestamps) as the public item."""
+    """A list row (LIST_COLUMNS order) as the public item."""
     # One unpacking instead of sixteen subscripts: this runs for every row of every page.
     (
         id_,
@@ -53,7 +49,7 @@ def item_from(row: asyncpg.Record) -> ConversationItem:
     ) = row
     return ConversationItem(
         id_, channel, agent, from_, to, caller, label, summary,
-        _from_epoch(started, UTC), _from_epoch(ended, UTC), duration, end_reason, archived, viewed,
+        started, ended, duration, end_reason, archived, viewed,
         WebChat(device_type, origin_url) if channel == "web_chat" else None,
     )  # fmt: skip
 
@@ -73,7 +69,7 @@ async def list_handler(request: web.Request) -> web.Response:
     """A page of the account's conversations, newest first, keyset-paginated."""
     query = parse_list_query(request.query)
     account_id = request[api_key_info].account_id
-    pool = request.app[pg_key]
+    pool = request.app[statements_key]
     rows = await list_conversations(
         pool,
         account_id,
@@ -106,7 +102,9 @@ def path_id(request: web.Request, what: str) -> int:
 async def detail_handler(request: web.Request) -> web.Response:
     """One conversation with its transcript; 404 if missing or another account's."""
     conversation_id = path_id(request, "Conversation")
-    row = await get_conversation(request.app[pg_key], request[api_key_info].account_id, conversation_id)
+    row = await get_conversation(
+        request.app[statements_key], request[api_key_info].account_id, conversation_id
+    )
     if row is None:
         raise NotFound("Conversation not found.")
     return json_response(detail_from(row))

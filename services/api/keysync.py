@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import asyncpg
 import structlog
 from aiohttp import web
 
@@ -14,8 +13,9 @@ from services.api.keycache import KeyCache
 from services.api.typedefs import key_cache_key
 from shared.config import Settings
 from shared.db.api_keys import touch_keys
+from shared.db.statement_pool import StatementPool
 from shared.keys import KEYS_CHANGED_CHANNEL
-from shared.web import pg_key, redis_client, settings_key
+from shared.web import redis_client, settings_key, statements_key
 
 log = structlog.get_logger(__name__)
 RECONNECT_DELAY_S = 0.2
@@ -52,7 +52,7 @@ async def listen_for_key_changes(settings: Settings, cache: KeyCache, stopping: 
         await asyncio.sleep(RECONNECT_DELAY_S)
 
 
-async def flush_used(pool: asyncpg.Pool, cache: KeyCache) -> None:
+async def flush_used(pool: StatementPool, cache: KeyCache) -> None:
     """Write the batched last_used_at values; on failure keep them for the next flush."""
     used = cache.take_used()
     if not used:
@@ -64,7 +64,7 @@ async def flush_used(pool: asyncpg.Pool, cache: KeyCache) -> None:
         log.warning("last_used_flush_failed", error=str(exc), keys=len(used))
 
 
-async def flush_periodically(pool: asyncpg.Pool, cache: KeyCache, interval_s: float) -> None:
+async def flush_periodically(pool: StatementPool, cache: KeyCache, interval_s: float) -> None:
     """flush_used every interval."""
     while True:
         await asyncio.sleep(interval_s)
@@ -79,7 +79,7 @@ async def key_cache_ctx(app: web.Application) -> AsyncIterator[None]:
     stopping = asyncio.Event()
     tasks = [
         asyncio.create_task(listen_for_key_changes(settings, cache, stopping)),
-        asyncio.create_task(flush_periodically(app[pg_key], cache, settings.last_used_flush_s)),
+        asyncio.create_task(flush_periodically(app[statements_key], cache, settings.last_used_flush_s)),
     ]
     yield
     # The flag as well as cancel(): redis-py's get_message(timeout=...) can swallow a cancellation
@@ -90,4 +90,4 @@ async def key_cache_ctx(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    await flush_used(app[pg_key], cache)
+    await flush_used(app[statements_key], cache)

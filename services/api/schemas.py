@@ -10,6 +10,12 @@ import msgspec
 from shared.models import Role
 
 Timestamp = Annotated[datetime, msgspec.Meta(description="UTC, ISO-8601 with a trailing Z")]
+# A conversation's times, already rendered by Postgres exactly as msgspec renders a Timestamp
+# (shared/db/migrations/0002_conversation_iso_times.sql says why); the schema says the same.
+StoredTimestamp = Annotated[
+    str,
+    msgspec.Meta(description="UTC, ISO-8601 with a trailing Z", extra_json_schema={"format": "date-time"}),
+]
 
 
 class ErrorBody(msgspec.Struct, frozen=True):
@@ -59,8 +65,8 @@ class ConversationItem(msgspec.Struct, frozen=True, gc=False):
     caller_name: str | None
     label: str | None
     summary: str | None
-    started_at: Timestamp
-    ended_at: Timestamp
+    started_at: StoredTimestamp
+    ended_at: StoredTimestamp
     duration_seconds: int
     end_reason: str
     is_archived: bool
@@ -103,8 +109,8 @@ class ConversationDetail(msgspec.Struct, frozen=True):
     caller_name: str | None
     label: str | None
     summary: str | None
-    started_at: Timestamp
-    ended_at: Timestamp
+    started_at: StoredTimestamp
+    ended_at: StoredTimestamp
     duration_seconds: int
     end_reason: str
     is_archived: bool

@@ -12,6 +12,7 @@ from shared.cli import admin_args
 from shared.cli.admin_run import SubParsers, guarded, print_rows, resolve_account, run_admin, subcommands
 from shared.config import Settings
 from shared.db.api_keys import insert_key, list_keys, revoke_key, set_rate_limit
+from shared.db.statement_pool import Queryable
 from shared.errors import Conflict
 from shared.keys import KEYS_CHANGED_CHANNEL, display_prefix, generate_key, hash_key
 from shared.web import redis_client
@@ -20,7 +21,7 @@ KEY_ATTEMPTS = 5  # a 4-character display prefix can clash; a fresh draw almost 
 
 
 async def create_key(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     *,
     account_id: int,
     name: str,
@@ -39,7 +40,7 @@ async def create_key(
 
 
 async def _store(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     key: str,
     account_id: int,
     name: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from shared.db.statement_pool import Queryable
 from shared.errors import Conflict
 
 INSERT_ACCOUNT_SQL = """
@@ -15,7 +16,7 @@ LIST_ACCOUNTS_SQL = "SELECT id, email, plan, created_at FROM accounts ORDER BY i
 FIND_ACCOUNT_BY_EMAIL_SQL = "SELECT id, email, plan, created_at FROM accounts WHERE lower(email) = lower($1)"
 
 
-async def insert_account(conn: asyncpg.Connection | asyncpg.Pool, email: str, plan: str) -> int:
+async def insert_account(conn: Queryable, email: str, plan: str) -> int:
     """Create an account; a second account with the same email (any case) is a Conflict."""
     try:
         account_id: int = await conn.fetchval(INSERT_ACCOUNT_SQL, email, plan)
@@ -24,16 +25,16 @@ async def insert_account(conn: asyncpg.Connection | asyncpg.Pool, email: str, pl
     return account_id
 
 
-async def get_account(conn: asyncpg.Connection | asyncpg.Pool, account_id: int) -> asyncpg.Record | None:
+async def get_account(conn: Queryable, account_id: int) -> asyncpg.Record | None:
     """One account row or None."""
     return await conn.fetchrow(GET_ACCOUNT_SQL, account_id)
 
 
-async def find_account_by_email(conn: asyncpg.Connection | asyncpg.Pool, email: str) -> asyncpg.Record | None:
+async def find_account_by_email(conn: Queryable, email: str) -> asyncpg.Record | None:
     """The account with this email (case-insensitive) or None."""
     return await conn.fetchrow(FIND_ACCOUNT_BY_EMAIL_SQL, email)
 
 
-async def list_accounts(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
+async def list_accounts(conn: Queryable) -> list[asyncpg.Record]:
     """Every account, oldest first."""
     return await conn.fetch(LIST_ACCOUNTS_SQL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from shared.db.statement_pool import Queryable
 from shared.errors import NotFound
 
 SET_SUSPENDED_SQL = """
@@ -13,9 +14,7 @@ RETURNING id, account_id, business_name, is_suspended
 """
 
 
-async def set_suspended(
-    conn: asyncpg.Connection | asyncpg.Pool, agent_id: int, suspended: bool
-) -> asyncpg.Record:
+async def set_suspended(conn: Queryable, agent_id: int, suspended: bool) -> asyncpg.Record:
     """Suspend (the worker dead-letters its events) or reinstate an agent."""
     row = await conn.fetchrow(SET_SUSPENDED_SQL, agent_id, suspended)
     if row is None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import asyncpg
 
+from shared.db.statement_pool import Queryable
 from shared.errors import Conflict, NotFound
 
 INSERT_AGENT_SQL = """
@@ -31,7 +32,7 @@ ORDER BY a.id
 
 
 async def insert_agent(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     *,
     account_id: int,
     phone_number: str | None,
@@ -64,9 +65,7 @@ async def insert_agent(
     return agent_id
 
 
-async def add_provider_id(
-    conn: asyncpg.Connection | asyncpg.Pool, agent_id: int, source: str, provider_assistant_id: str
-) -> None:
+async def add_provider_id(conn: Queryable, agent_id: int, source: str, provider_assistant_id: str) -> None:
     """Route a provider's assistant/agent id (Vapi, Retell, ElevenLabs) to this agent."""
     try:
         await conn.execute(INSERT_PROVIDER_ID_SQL, source, provider_assistant_id, agent_id)
@@ -76,9 +75,7 @@ async def add_provider_id(
         raise NotFound(f"no agent with id {agent_id}") from None
 
 
-async def admin_list_agents(
-    conn: asyncpg.Connection | asyncpg.Pool, account_id: int | None = None
-) -> list[asyncpg.Record]:
+async def admin_list_agents(conn: Queryable, account_id: int | None = None) -> list[asyncpg.Record]:
     """Agents for the operator's CLI, optionally of one account."""
     return await conn.fetch(ADMIN_LIST_AGENTS_SQL, account_id)
 
@@ -120,20 +117,18 @@ API_WRITABLE_FIELDS = (
 )
 
 
-async def list_agents(conn: asyncpg.Connection | asyncpg.Pool, account_id: int) -> list[asyncpg.Record]:
+async def list_agents(conn: Queryable, account_id: int) -> list[asyncpg.Record]:
     """An account's agents, oldest first, with the list fields only."""
     return await conn.fetch(API_LIST_AGENTS_SQL, account_id)
 
 
-async def get_agent(
-    conn: asyncpg.Connection | asyncpg.Pool, account_id: int, agent_id: int
-) -> asyncpg.Record | None:
+async def get_agent(conn: Queryable, account_id: int, agent_id: int) -> asyncpg.Record | None:
     """One agent's full configuration, or None if missing or another account's."""
     return await conn.fetchrow(API_GET_AGENT_SQL, account_id, agent_id)
 
 
 async def patch_agent(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     account_id: int,
     agent_id: int,
     fields: Sequence[str],

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
+from shared.db.statement_pool import Queryable
 from shared.errors import Conflict, NotFound
 
 INSERT_KEY_SQL = """
@@ -47,7 +48,7 @@ WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.used_at)
 
 
 async def insert_key(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     *,
     account_id: int,
     prefix: str,
@@ -68,12 +69,12 @@ async def insert_key(
     return key_id
 
 
-async def find_key_by_hash(conn: asyncpg.Connection | asyncpg.Pool, key_hash: bytes) -> asyncpg.Record | None:
+async def find_key_by_hash(conn: Queryable, key_hash: bytes) -> asyncpg.Record | None:
     """The key (revoked or not) with its account's email and plan, or None."""
     return await conn.fetchrow(FIND_KEY_BY_HASH_SQL, key_hash)
 
 
-async def list_keys(conn: asyncpg.Connection | asyncpg.Pool, account_id: int) -> list[asyncpg.Record]:
+async def list_keys(conn: Queryable, account_id: int) -> list[asyncpg.Record]:
     """An account's keys, oldest first; never the hash."""
     return await conn.fetch(LIST_KEYS_SQL, account_id)
 
@@ -83,7 +84,7 @@ def _ref(ref: str) -> tuple[int, str]:
     return (int(ref), ref) if ref.isdigit() else (-1, ref)
 
 
-async def revoke_key(conn: asyncpg.Connection | asyncpg.Pool, ref: str) -> asyncpg.Record:
+async def revoke_key(conn: Queryable, ref: str) -> asyncpg.Record:
     """Revoke by id or prefix; idempotent (keeps the first revocation time)."""
     key_id, prefix = _ref(ref)
     row = await conn.fetchrow(REVOKE_KEY_SQL, key_id, prefix)
@@ -92,9 +93,7 @@ async def revoke_key(conn: asyncpg.Connection | asyncpg.Pool, ref: str) -> async
     return row
 
 
-async def set_rate_limit(
-    conn: asyncpg.Connection | asyncpg.Pool, ref: str, per_min: int | None
-) -> asyncpg.Record:
+async def set_rate_limit(conn: Queryable, ref: str, per_min: int | None) -> asyncpg.Record:
     """Set (or clear, with None) a key's per-minute override."""
     key_id, prefix = _ref(ref)
     row = await conn.fetchrow(SET_RATE_LIMIT_SQL, key_id, per_min, prefix)
@@ -103,7 +102,7 @@ async def set_rate_limit(
     return row
 
 
-async def touch_keys(conn: asyncpg.Connection | asyncpg.Pool, used: dict[int, datetime]) -> None:
+async def touch_keys(conn: Queryable, used: dict[int, datetime]) -> None:
     """Record last use for many keys in one statement."""
     if used:
         await conn.execute(TOUCH_KEYS_SQL, list(used), list(used.values()))

@@ -7,17 +7,14 @@ from itertools import product
 
 import asyncpg
 
+from shared.db.statement_pool import Queryable
+
 # Exactly the list fields, in the public order; the list never reads conversation_details.
+# started_at/ended_at are read as the stored API text (migration 0002), not as timestamptz: building
+# two datetimes per row was the biggest single cost of a page in the API (callgrind).
 LIST_COLUMNS = """c.id, c.channel, c.agent_id, c.from_number, c.to_number, c.caller_name, c.label,
-       c.summary, c.started_at, c.ended_at, c.duration_seconds, c.end_reason, c.is_archived,
+       c.summary, c.started_at_iso, c.ended_at_iso, c.duration_seconds, c.end_reason, c.is_archived,
        c.is_viewed, c.device_type, c.origin_url"""
-# The list reads its two timestamps as float8 seconds since the epoch instead: asyncpg's timestamptz
-# decoding was a third of a page's instructions in the API (callgrind), while date_part is cheap in
-# Postgres and datetime.fromtimestamp(value, UTC) gives back the exact microsecond for any date
-# between 1900 and 2200 (tests/api/test_pagination.py checks it against the timestamptz values).
-LIST_PAGE_COLUMNS = LIST_COLUMNS.replace(
-    "c.started_at, c.ended_at", "date_part('epoch', c.started_at), date_part('epoch', c.ended_at)"
-)
 
 # Which filters a list request carries: (channel, agent_id, since, before_id).
 FilterShape = tuple[bool, bool, bool, bool]
@@ -43,7 +40,7 @@ def _list_sql(channel: bool, agent: bool, since: bool, before: bool) -> str:
         where.append(f"(c.started_at, c.id) < ({cursor})")
     conditions = "\n  AND ".join(where)
     return (
-        f"SELECT {LIST_PAGE_COLUMNS}\nFROM conversations c\nWHERE {conditions}\n"
+        f"SELECT {LIST_COLUMNS}\nFROM conversations c\nWHERE {conditions}\n"
         f"ORDER BY c.started_at DESC, c.id DESC\nLIMIT ${n + 1}"
     )
 
@@ -64,7 +61,7 @@ WHERE c.id = $2 AND c.account_id = $1
 
 
 async def list_conversations(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     account_id: int,
     *,
     limit: int,
@@ -73,10 +70,7 @@ async def list_conversations(
     since: datetime | None = None,
     before_id: int | None = None,
 ) -> list[asyncpg.Record]:
-    """Up to `limit` list rows, newest first by (started_at, id), strictly after the cursor.
-
-    Columns as LIST_PAGE_COLUMNS: started_at and ended_at are float epoch seconds (see there).
-    """
+    """Up to `limit` list rows (LIST_COLUMNS), newest first by (started_at, id), strictly after the cursor."""
     shape = (channel is not None, agent_id is not None, since is not None, before_id is not None)
     args: list[object] = [account_id]
     args.extend(value for value in (agent_id, channel, since, before_id) if value is not None)
@@ -84,16 +78,12 @@ async def list_conversations(
     return await conn.fetch(LIST_CONVERSATIONS_SQL[shape], *args)
 
 
-async def conversation_exists(
-    conn: asyncpg.Connection | asyncpg.Pool, account_id: int, conversation_id: int
-) -> bool:
+async def conversation_exists(conn: Queryable, account_id: int, conversation_id: int) -> bool:
     """Whether this account owns a conversation with this id."""
     found: bool = await conn.fetchval(CONVERSATION_EXISTS_SQL, account_id, conversation_id)
     return found
 
 
-async def get_conversation(
-    conn: asyncpg.Connection | asyncpg.Pool, account_id: int, conversation_id: int
-) -> asyncpg.Record | None:
+async def get_conversation(conn: Queryable, account_id: int, conversation_id: int) -> asyncpg.Record | None:
     """The list row plus transcript, recording_url and visitor_ip; None if missing or not theirs."""
     return await conn.fetchrow(GET_CONVERSATION_SQL, account_id, conversation_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from shared.db.statement_pool import Queryable
+
 # One open row per event (job_id is the event's queue id without any replay suffix): the
 # advisory lock makes concurrent copies of the same failing event agree on that row, and a
 # replay that fails again re-opens it instead of adding another.
@@ -57,13 +59,13 @@ async def insert_dead_letter(
 
 
 async def list_dead_letters(
-    conn: asyncpg.Connection | asyncpg.Pool, *, include_replayed: bool = False, limit: int = 1000
+    conn: Queryable, *, include_replayed: bool = False, limit: int = 1000
 ) -> list[asyncpg.Record]:
     """Dead letters oldest first; open ones only unless asked."""
     return await conn.fetch(LIST_DEAD_LETTERS_SQL, include_replayed, limit)
 
 
-async def open_dead_letter_ids(conn: asyncpg.Connection | asyncpg.Pool) -> list[int]:
+async def open_dead_letter_ids(conn: Queryable) -> list[int]:
     """Ids of the dead letters not yet replayed."""
     return [row["id"] for row in await conn.fetch(OPEN_IDS_SQL)]
 

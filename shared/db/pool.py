@@ -1,4 +1,4 @@
-"""The asyncpg pool: one per process, JSON codecs set once per connection."""
+"""A process's Postgres connections (asyncpg's pool or a StatementPool), JSON codecs set on each."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncpg
 import msgspec
 
 from shared.config import Settings
+from shared.db.statement_pool import StatementPool
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -34,6 +35,23 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
+COMMAND_TIMEOUT_S = 30
+
+
+async def connect(settings: Settings) -> asyncpg.Connection:
+    """One connection set up like the pool's."""
+    conn = await asyncpg.connect(settings.database_url, command_timeout=COMMAND_TIMEOUT_S)
+    await init_connection(conn)
+    return conn
+
+
+async def create_statement_pool(settings: Settings) -> StatementPool:
+    """settings.pg_pool_max connections, all opened now; callers own closing it."""
+    pool = StatementPool(lambda: connect(settings), settings.pg_pool_max)
+    await pool.open()
+    return pool
+
+
 async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
     """A pool sized by settings; callers own closing it."""
     options: dict[str, Any] = {
@@ -41,7 +59,7 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
         "max_size": settings.pg_pool_max,
         "init": init_connection,
         "reset": keep_session,
-        "command_timeout": 30,
+        "command_timeout": COMMAND_TIMEOUT_S,
     }
     options.update(overrides)
     pool = await asyncpg.create_pool(settings.database_url, **options)

@@ -168,8 +168,8 @@ async def test_unpublishable_stored_data_is_a_500_that_leaks_nothing(
     }
 
 
-# The list reads started_at/ended_at as date_part('epoch', ...) float8 (shared/db/conversations.py)
-# and turns them back into datetimes; these two tests hold that to the exact microsecond.
+# The API reads started_at/ended_at as text stored by Postgres (migration 0002); the list and the
+# detail must still say exactly what msgspec says for the timestamptz, to the microsecond.
 EDGE_TIMESTAMPS = [
     datetime(2026, 6, 9, 14, 3, tzinfo=UTC),
     datetime(2026, 6, 9, 14, 3, 0, 1, tzinfo=UTC),
@@ -204,17 +204,6 @@ async def test_list_timestamps_are_exact_to_the_microsecond(api: Api, pg: asyncp
         "2026-06-09T14:03:00Z",
         listed[min(expected)][1],
     )  # no fraction when zero
-    for cid in list(expected)[:8]:  # the detail still reads timestamptz: both render alike
+    for cid in list(expected)[:8]:
         detail = await api.call("GET", ONE, path_id=cid, key=world.a.key, status=200)
         assert (detail["started_at"], detail["ended_at"]) == expected[cid]
-
-
-async def test_epoch_seconds_give_back_every_microsecond(pg: asyncpg.Pool) -> None:
-    rows = await pg.fetch(
-        """SELECT ts, date_part('epoch', ts) AS epoch FROM (
-               SELECT timestamptz '1900-01-01 00:00:00+00'
-                      + (g::int8 * 94609183777) * interval '1 microsecond' AS ts
-               FROM generate_series(0, 99999) AS g) AS s"""
-    )  # 100,000 instants spread over 1900-2199, each with its own microsecond digits
-    assert len({row["ts"].microsecond for row in rows}) > 90_000
-    assert [datetime.fromtimestamp(row["epoch"], UTC) for row in rows] == [row["ts"] for row in rows]

@@ -27,11 +27,12 @@ from services.api.ratelimit_http import (
 from shared import errors
 from shared.config import Settings
 from shared.db.accounts import insert_account
-from shared.db.pool import create_pool
+from shared.db.pool import connect
+from shared.db.statement_pool import StatementPool
 from shared.embedded import free_port
 from shared.middleware import request_middleware
 from shared.redis_pipe import RedisPipe
-from shared.web import add_health_routes, json_response, pg_key, redis_ctx, settings_key
+from shared.web import add_health_routes, json_response, redis_ctx, settings_key, statements_key
 from tests.api.factories import make_key
 from tests.api.test_ratelimit import pipe_to
 
@@ -63,11 +64,14 @@ async def counting_pg_ctx(app: web.Application) -> AsyncIterator[None]:
     """The real pool, noting every statement it runs (to prove what never reaches Postgres)."""
     seen: list[str] = app[queries_key]
 
-    async def init(conn: asyncpg.Connection) -> None:
+    async def logged_connection() -> asyncpg.Connection:
+        conn = await connect(app[settings_key])
         conn.add_query_logger(lambda record: seen.append(record.query))
+        return conn
 
-    pool = await create_pool(app[settings_key], init=init)
-    app[pg_key] = pool
+    pool = StatementPool(logged_connection, size=2)
+    await pool.open()
+    app[statements_key] = pool
     yield
     await pool.close()
 

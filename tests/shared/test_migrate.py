@@ -3,13 +3,12 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import uuid
 
 import asyncpg
 import pytest
 
 from shared.db.migrate import MigrationError, load_migrations, migrate
-from tests.helpers import REPO_ROOT, Servers
+from tests.helpers import REPO_ROOT, Servers, create_database
 
 SCHEMA_SQL = """
 SELECT table_name, column_name, data_type
@@ -20,13 +19,7 @@ ORDER BY table_name, ordinal_position
 
 
 async def _fresh_database(servers: Servers) -> str:
-    name = f"migrate_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(servers.database_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return servers.database_url.rsplit("/", 1)[0] + f"/{name}"
+    return (await create_database(servers.database_url, "migrate"))[1]
 
 
 async def _schema_and_history(url: str) -> tuple[list[tuple[str, str, str]], list[str]]:
