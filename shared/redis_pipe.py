@@ -180,10 +180,16 @@ class RedisPipe:
         self._flush_scheduled = False
         self._closed = False
         self._connecting: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
+        # Looked up once: on Python 3.11 every get_running_loop() is a getpid() syscall.
+        self._loop = asyncio.get_running_loop()
+        return self._loop
 
     def call(self, command: bytes) -> asyncio.Future[Any]:
         """Send one RESP-packed command at the end of this tick; the future gets its reply."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop or self._bind_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if self._closed:
             future.set_exception(RedisConnectionError("the client was closed"))

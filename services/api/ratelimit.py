@@ -169,6 +169,12 @@ class RateLimiter:
         self._pending: dict[tuple[str, int], _Batch] = {}
         self._in_flight: set[tuple[str, int]] = set()  # buckets whose EVALSHA awaits its reply
         self._flush_scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
+        # Looked up once: on Python 3.11 every get_running_loop() is a getpid() syscall.
+        self._loop = asyncio.get_running_loop()
+        return self._loop
 
     async def warm_up(self, timeout_s: float = 2.0) -> None:
         """Connect and load the script before traffic; a Redis that is down now is not fatal."""
@@ -204,7 +210,7 @@ class RateLimiter:
     def _join(self, bucket: str, limit: int, policy: str) -> asyncio.Future[Decision | None]:
         """Queue one hit on the bucket's next batch, sent at the end of this tick unless one is in flight."""
         key = (bucket, limit)
-        loop = asyncio.get_running_loop()
+        loop = self._loop or self._bind_loop()
         batch = self._pending.get(key)
         if batch is None:
             batch = self._pending[key] = _Batch(bucket, limit, policy)
