@@ -24,6 +24,7 @@ from services.api.ratelimit_http import (
     ratelimit_ctx,
     ratelimit_middleware,
 )
+from services.api.typedefs import key_cache_key
 from shared import errors
 from shared.config import Settings
 from shared.db.accounts import insert_account
@@ -207,6 +208,13 @@ async def test_requests_without_a_valid_key_are_limited_per_ip(
         make_app(msgspec.structs.replace(settings, ip_rate_limit_per_min=3))
     )
     good = await new_key(pg, "a@example.com")
+    # Subscribing clears the key cache (messages may have been missed): wait for it, or that
+    # clear can land after the next request and empty the cache the flood must not get past.
+    cache = client.app[key_cache_key]
+    deadline = time.monotonic() + 10
+    while not cache.healthy:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
     assert (await client.get("/api/v1/ping", headers=bearer(good))).status == 200  # cached before the flood
     attempts = [{}, bearer("nonsense"), bearer("rr_live_" + "x" * 40)]
     for expected in (2, 1, 0):
