@@ -38,6 +38,7 @@ _ERRORS = {
     "422": "Invalid query parameter or request body; detail names the field and the rule.",
     "429": "Rate limit exceeded; Retry-After and X-RateLimit-Reset say when to retry.",
     "500": "Unexpected error; detail carries only the request id.",
+    "503": "The database is unreachable; retry shortly.",
 }
 
 
@@ -50,9 +51,9 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _responses(ok: type, *errors: str) -> dict[str, Any]:
-    """200 with `ok`, plus the listed error statuses (and 401/429/500 everywhere)."""
+    """200 with `ok`, plus the listed error statuses (and 401/429/500/503 everywhere)."""
     responses = {"200": _json(_ref(ok), "OK")}
-    for status in sorted({"401", "429", "500", *errors}):
+    for status in sorted({"401", "429", "500", "503", *errors}):
         responses[status] = _json(_ref(ErrorBody), _ERRORS[status])
     return responses
 

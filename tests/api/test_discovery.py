@@ -57,7 +57,7 @@ async def test_openapi_documents_auth_errors_and_parameters(api: Api) -> None:
     assert params["limit"] == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
     assert params["channel"]["enum"] == ["phone", "web_chat"]
     assert set(params) == {"channel", "agent_id", "since", "before_id", "limit"}
-    assert {"401", "403", "422", "500"} <= set(listing["responses"])
+    assert {"401", "403", "422", "500", "503"} <= set(listing["responses"])
     patch = doc["paths"]["/api/v1/agents/{id}"]["patch"]
     assert {"401", "403", "404", "413", "422"} <= set(patch["responses"])
     body = doc["components"]["schemas"]["AgentPatch"]
