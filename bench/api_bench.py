@@ -15,6 +15,7 @@ import asyncio
 import json
 import shutil
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,10 @@ from shared.db.conversations import LIST_CONVERSATIONS_SQL
 from shared.embedded import free_port
 
 LIMIT = 50
+# The issues' targets, checked by verdict() on the medians of per-round ratios.
+FIRST_PAGE_TARGET = 0.30  # issue 4: API first page >= this share of pgbench's TPS on the same statement
+LAST_PAGE_TARGET = 1.30  # issue 4: last page within this factor of the first (throughput)
+LIMITER_TARGET = 0.10  # issue 5: the limiter costs at most this share of list throughput
 LAST_CURSOR_SQL = (
     "SELECT id FROM conversations c WHERE {where} ORDER BY c.started_at, c.id OFFSET {offset} LIMIT 1"
 )
@@ -218,6 +223,40 @@ def main() -> None:
     print(json.dumps(result, indent=2, default=str))
     if args.markdown:
         args.markdown.write_text(markdown(result["median"], cases, args))
+    sys.exit(verdict(result["median"], rounds))
+
+
+def verdict(median: dict[str, Any], rounds: list[dict[str, Any]]) -> int:
+    """Each target per filter on stderr (2 processes, limiter off for issue 4); exit status 1 if one
+    is missed or any response was not a 2xx."""
+    config = config_name(2, "off")
+    paired, api = median["ratios"][f"{config} / pgbench"], median["api"][config]
+    missed = []
+    for name in sorted({case.split("|")[0] for case in paired}):
+        checks = [("first page / pgbench", paired.get(f"{name}|first"), FIRST_PAGE_TARGET, ">=")]
+        if f"{name}|last" in api:
+            first_over_last = api[f"{name}|first"]["rps"] / api[f"{name}|last"]["rps"]
+            checks.append(("first/last req/s", first_over_last, LAST_PAGE_TARGET, "<="))
+        limiter_cost = median["ratios"]["limiter cost"].get(f"{name}|first")
+        checks.append(("limiter cost", limiter_cost, LIMITER_TARGET, "<="))
+        for what, value, target, sense in checks:
+            if value is None:
+                continue
+            met = value >= target if sense == ">=" else value <= target
+            word = "meets" if met else "MISSES"
+            print(f"{name}: {what} {value:.3f} {word} {sense} {target}", file=sys.stderr)
+            if not met:
+                missed.append(f"{name} {what}")
+    failed = [
+        (name, config)
+        for r in rounds
+        for config, results in r["api"].items()
+        for name, result in results.items()
+        if result["non_2xx"]
+    ]
+    if failed:
+        print(f"FAILED: non-2xx answers in {sorted(set(failed))}", file=sys.stderr)
+    return 1 if missed or failed else 0
 
 
 if __name__ == "__main__":
