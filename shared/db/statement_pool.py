@@ -67,10 +67,7 @@ class StatementPool:
         for task in self._reconnects:
             task.cancel()
         await asyncio.gather(*self._reconnects, return_exceptions=True)
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(Unavailable(UNAVAILABLE))
+        self._fail_waiters()
         idle, self._idle = self._idle, []
         self._live -= len(idle)
         await asyncio.gather(*(conn.close(timeout=2) for conn in idle), return_exceptions=True)
@@ -122,6 +119,12 @@ class StatementPool:
                 raise Unavailable(UNAVAILABLE) from None
             raise
 
+    def _fail_waiters(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(Unavailable(UNAVAILABLE))
+
     def _check_in(self, conn: asyncpg.Connection) -> None:
         if self._closed:
             self._live -= 1
@@ -146,6 +149,8 @@ class StatementPool:
         conn.terminate()
         if self._closed:
             return
+        if self._live == 0:
+            self._fail_waiters()  # nothing left that could hand them one before the reconnect
         task = asyncio.get_running_loop().create_task(self._reconnect(old_pid))
         self._reconnects.add(task)
         task.add_done_callback(self._reconnects.discard)

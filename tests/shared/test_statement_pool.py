@@ -198,6 +198,27 @@ async def test_postgres_refusing_connections_fails_fast_then_recovers(
         await pg.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+async def test_waiters_hear_at_once_when_the_last_connection_is_lost(
+    settings: Settings, pg: asyncpg.Pool
+) -> None:
+    name, url = await create_database(settings.database_url, "statements")
+    pool = StatementPool(lambda: asyncpg.connect(url), 1)
+    await pool.open()
+    try:
+        victim, sleeper = await start_sleeper(pool)
+        waiter = asyncio.create_task(pool.fetchval("SELECT 1"))
+        await pg.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        started = time.monotonic()
+        await pg.fetchval(TERMINATE_SQL, victim)
+        for task in (sleeper, waiter):
+            with pytest.raises(Unavailable):
+                await task
+        assert time.monotonic() - started < 1.0  # not the 5 s checkout timeout
+    finally:
+        await pool.close()
+        await pg.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 async def test_close_disconnects_everything_and_refuses_later_statements(
     settings: Settings, pg: asyncpg.Pool
 ) -> None:
