@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -175,13 +176,25 @@ async def test_a_connection_killed_mid_statement_is_unavailable_and_replaced(
         await pool.close()
 
 
+@contextlib.asynccontextmanager
+async def pool_on_own_database(
+    settings: Settings, pg: asyncpg.Pool, size: int
+) -> AsyncIterator[tuple[str, StatementPool]]:
+    """A pool on a database of its own (so it can refuse connections), dropped afterwards."""
+    name, url = await create_database(settings.database_url, "statements")
+    pool = StatementPool(lambda: asyncpg.connect(url), size)
+    await pool.open()
+    try:
+        yield name, pool
+    finally:
+        await pool.close()
+        await pg.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 async def test_postgres_refusing_connections_fails_fast_then_recovers(
     settings: Settings, pg: asyncpg.Pool
 ) -> None:
-    name, url = await create_database(settings.database_url, "statements")
-    pool = StatementPool(lambda: asyncpg.connect(url), 2)
-    await pool.open()
-    try:
+    async with pool_on_own_database(settings, pg, 2) as (name, pool):
         await pg.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
         await pg.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
         for _ in range(2):  # each connection finds out it is dead
@@ -193,18 +206,12 @@ async def test_postgres_refusing_connections_fails_fast_then_recovers(
         assert time.monotonic() - started < 1.0
         await pg.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
         await eventually(pool)
-    finally:
-        await pool.close()
-        await pg.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 async def test_waiters_hear_at_once_when_the_last_connection_is_lost(
     settings: Settings, pg: asyncpg.Pool
 ) -> None:
-    name, url = await create_database(settings.database_url, "statements")
-    pool = StatementPool(lambda: asyncpg.connect(url), 1)
-    await pool.open()
-    try:
+    async with pool_on_own_database(settings, pg, 1) as (name, pool):
         victim, sleeper = await start_sleeper(pool)
         waiter = asyncio.create_task(pool.fetchval("SELECT 1"))
         await pg.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
@@ -214,26 +221,18 @@ async def test_waiters_hear_at_once_when_the_last_connection_is_lost(
             with pytest.raises(Unavailable):
                 await task
         assert time.monotonic() - started < 1.0  # not the 5 s checkout timeout
-    finally:
-        await pool.close()
-        await pg.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 async def test_close_disconnects_everything_and_refuses_later_statements(
     settings: Settings, pg: asyncpg.Pool
 ) -> None:
-    name, url = await create_database(settings.database_url, "statements")
-    pool = StatementPool(lambda: asyncpg.connect(url), 3)
-    await pool.open()
     count_sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
-    try:
+    async with pool_on_own_database(settings, pg, 3) as (name, pool):
         assert await pg.fetchval(count_sql, name) == 3
         await pool.close()
         await wait_until_none_left(pg, count_sql, name)
         with pytest.raises(Unavailable):
             await pool.fetchval("SELECT 1")
-    finally:
-        await pg.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 async def test_open_fails_whole_when_postgres_cannot_be_reached(settings: Settings) -> None:
