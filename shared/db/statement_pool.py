@@ -45,7 +45,7 @@ class StatementPool:
         self._checkout_timeout_s = checkout_timeout_s
         self._idle: list[asyncpg.Connection] = []
         self._waiters: deque[asyncio.Future[asyncpg.Connection]] = deque()
-        self._live = 0  # connected: idle or running a statement (not the ones reconnecting)
+        self._live = 0  # while open: connected, idle or running a statement (not reconnecting)
         self._reconnects: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -69,7 +69,6 @@ class StatementPool:
         await asyncio.gather(*self._reconnects, return_exceptions=True)
         self._fail_waiters()
         idle, self._idle = self._idle, []
-        self._live -= len(idle)
         await asyncio.gather(*(conn.close(timeout=2) for conn in idle), return_exceptions=True)
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
@@ -127,7 +126,6 @@ class StatementPool:
 
     def _check_in(self, conn: asyncpg.Connection) -> None:
         if self._closed:
-            self._live -= 1
             conn.terminate()
             return
         while self._waiters:

@@ -19,17 +19,20 @@ SLOW_PID_SQL = "SELECT pg_backend_pid() FROM pg_sleep($1)"
 TERMINATE_SQL = "SELECT pg_terminate_backend($1)"
 
 
-async def open_pool(settings: Settings, size: int, **options: float) -> StatementPool:
+@contextlib.asynccontextmanager
+async def open_pool(settings: Settings, size: int, **options: float) -> AsyncIterator[StatementPool]:
     pool = StatementPool(lambda: connect(settings), size, **options)
     await pool.open()
-    return pool
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 @pytest.fixture
 async def pool(settings: Settings) -> AsyncIterator[StatementPool]:
-    pool = await open_pool(settings, 2)
-    yield pool
-    await pool.close()
+    async with open_pool(settings, 2) as pool:
+        yield pool
 
 
 async def eventually(probe: StatementPool, deadline_s: float = 10.0) -> int:
@@ -45,11 +48,17 @@ async def eventually(probe: StatementPool, deadline_s: float = 10.0) -> int:
             await asyncio.sleep(0.05)
 
 
-async def start_sleeper(pool: StatementPool) -> tuple[int, asyncio.Task[object]]:
-    """The backend of a one-connection pool, and a task that keeps it busy for 30 s."""
+RUNNING_SQL = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event = 'PgSleep'"
+
+
+async def start_sleeper(pool: StatementPool, pg: asyncpg.Pool) -> tuple[int, asyncio.Task[object]]:
+    """The backend of a one-connection pool, and a task that keeps it busy for 30 s (once it is)."""
     pid: int = await pool.fetchval(PID_SQL)
     sleeper = asyncio.create_task(pool.fetchval("SELECT pg_sleep(30)"))
-    await asyncio.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while not await pg.fetchval(RUNNING_SQL, pid):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
     return pid, sleeper
 
 
@@ -76,22 +85,18 @@ async def test_many_callers_share_the_fixed_connections(pool: StatementPool) -> 
 
 
 async def test_a_refused_statement_leaves_its_connection_in_service(settings: Settings) -> None:
-    pool = await open_pool(settings, 1)
-    try:
+    async with open_pool(settings, 1) as pool:
         before = await pool.fetchval(PID_SQL)
         with pytest.raises(asyncpg.DivisionByZeroError):
             await pool.fetchval("SELECT 1 / 0")
         assert await pool.fetchval(PID_SQL) == before
-    finally:
-        await pool.close()
 
 
 async def test_cancelled_mid_statement_the_connection_is_replaced(
     settings: Settings, pg: asyncpg.Pool
 ) -> None:
-    pool = await open_pool(settings, 1)
-    try:
-        before, sleeper = await start_sleeper(pool)
+    async with open_pool(settings, 1) as pool:
+        before, sleeper = await start_sleeper(pool, pg)
         sleeper.cancel()
         with pytest.raises(asyncio.CancelledError):
             await sleeper
@@ -99,15 +104,12 @@ async def test_cancelled_mid_statement_the_connection_is_replaced(
         assert after != before
         # The abandoned backend is gone, not left running its 30 s sleep.
         await wait_until_none_left(pg, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", before)
-    finally:
-        await pool.close()
 
 
 async def test_a_waiter_cancelled_just_after_being_handed_a_connection_gives_it_back(
     settings: Settings,
 ) -> None:
-    pool = await open_pool(settings, 1)
-    try:
+    async with open_pool(settings, 1) as pool:
         waiter = None
 
         async def holder() -> None:
@@ -117,28 +119,23 @@ async def test_a_waiter_cancelled_just_after_being_handed_a_connection_gives_it_
             waiter.cancel()
 
         hold = asyncio.create_task(holder())
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # one turn: its first step checks the only connection out
         waiter = asyncio.create_task(pool.fetchval(PID_SQL))
         await hold
         with pytest.raises(asyncio.CancelledError):
             await waiter
         # Were the connection lost, this would wait for the checkout timeout and raise Unavailable.
         assert await asyncio.wait_for(pool.fetchval("SELECT 7"), 1.0) == 7
-    finally:
-        await pool.close()
 
 
 async def test_waiting_longer_than_the_checkout_timeout_is_unavailable(settings: Settings) -> None:
-    pool = await open_pool(settings, 1, checkout_timeout_s=0.2)
-    try:
+    async with open_pool(settings, 1, checkout_timeout_s=0.2) as pool:
         busy = asyncio.create_task(pool.fetchval("SELECT pg_sleep(1)"))
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # one turn: its first step checks the only connection out
         with pytest.raises(Unavailable):
             await pool.fetchval(PID_SQL)
         await busy
         assert await pool.fetchval("SELECT 1") == 1  # the timed-out waiter took nothing with it
-    finally:
-        await pool.close()
 
 
 async def test_a_killed_connection_is_unavailable_once_then_replaced(
@@ -165,15 +162,12 @@ async def test_a_killed_connection_is_unavailable_once_then_replaced(
 async def test_a_connection_killed_mid_statement_is_unavailable_and_replaced(
     settings: Settings, pg: asyncpg.Pool
 ) -> None:
-    pool = await open_pool(settings, 1)
-    try:
-        victim, sleeper = await start_sleeper(pool)
+    async with open_pool(settings, 1) as pool:
+        victim, sleeper = await start_sleeper(pool, pg)
         await pg.fetchval(TERMINATE_SQL, victim)
         with pytest.raises(Unavailable):  # FATAL 57P01, not the server's error passed through
             await sleeper
         assert await eventually(pool) != victim
-    finally:
-        await pool.close()
 
 
 @contextlib.asynccontextmanager
@@ -212,7 +206,7 @@ async def test_waiters_hear_at_once_when_the_last_connection_is_lost(
     settings: Settings, pg: asyncpg.Pool
 ) -> None:
     async with pool_on_own_database(settings, pg, 1) as (name, pool):
-        victim, sleeper = await start_sleeper(pool)
+        victim, sleeper = await start_sleeper(pool, pg)
         waiter = asyncio.create_task(pool.fetchval("SELECT 1"))
         await pg.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
         started = time.monotonic()
