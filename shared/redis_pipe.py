@@ -212,11 +212,12 @@ class RedisPipe:
         batch: list[tuple[bytes, asyncio.Future[Any]]] = []
         size = 0
         for command, future in buffer:
-            batch.append((command, future))
-            size += len(command)
-            if size >= CHUNK_BYTES and len(connections) > 1:
+            # A chunk closes before it would pass CHUNK_BYTES: one read by Redis takes all of it.
+            if batch and size + len(command) > CHUNK_BYTES and len(connections) > 1:
                 connections.pop(0).send(batch)
                 batch, size = [], 0
+            batch.append((command, future))
+            size += len(command)
         if batch:
             connections[0].send(batch)
 

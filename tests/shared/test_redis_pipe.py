@@ -30,8 +30,20 @@ def incr(key: bytes) -> bytes:
     return pack_command(b"EVALSHA", SCRIPT_SHA, b"1", key)
 
 
-async def test_replies_come_back_to_their_own_callers_in_order(pipe: RedisPipe) -> None:
-    replies = await asyncio.gather(*(pipe.call(incr(b"pipe:order")) for _ in range(300)))
+async def test_replies_come_back_to_their_own_callers(pipe: RedisPipe) -> None:
+    # 1,000 ECHOs are ~28 KB: two chunks on two connections, whose order Redis does not promise.
+    words = [b"caller-%d" % n for n in range(1000)]
+    assert await asyncio.gather(*(pipe.call(pack_command(b"ECHO", word)) for word in words)) == words
+
+
+async def test_one_connection_runs_its_commands_in_the_order_they_were_called(
+    settings: Settings,
+) -> None:
+    pipe = RedisPipe(settings.redis_url, timeout_s=2.0, connections=1, scripts=(SCRIPT,))
+    try:
+        replies = await asyncio.gather(*(pipe.call(incr(b"pipe:order")) for _ in range(300)))
+    finally:
+        await pipe.aclose()
     assert replies == list(range(1, 301))  # the script was loaded by the handshake: no NOSCRIPT
 
 
@@ -47,11 +59,20 @@ async def test_an_error_reply_fails_only_its_own_call(pipe: RedisPipe) -> None:
     assert await after == 2
 
 
-async def test_a_ticks_large_commands_are_spread_over_the_connections(
-    pipe: RedisPipe, redis_client: aioredis.Redis
+@pytest.mark.parametrize(
+    ("value_bytes", "commands"),
+    [
+        (8000, 8),  # two fit in a 16 KiB chunk: 2+2+2+2
+        (5000, 12),  # three fit, four don't: 3+3+3+3, never 4+4+4 (one read of Redis takes a chunk)
+    ],
+)
+async def test_a_ticks_large_commands_are_spread_over_the_connections_in_chunks_of_16_kib(
+    pipe: RedisPipe, redis_client: aioredis.Redis, value_bytes: int, commands: int
 ) -> None:
-    value = b"x" * 8192  # two of these fill a 16 KiB chunk
-    await asyncio.gather(*(pipe.call(pack_command(b"SET", b"pipe:big:%d" % n, value)) for n in range(8)))
+    value = b"x" * value_bytes
+    await asyncio.gather(
+        *(pipe.call(pack_command(b"SET", b"pipe:big:%d" % n, value)) for n in range(commands))
+    )
     clients = await redis_client.client_list()
     assert sum(client["cmd"] == "set" for client in clients) == 4
 
