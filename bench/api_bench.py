@@ -109,7 +109,7 @@ async def plan_cases(fx: Fixture, only: list[str] | None = None) -> dict[str, di
 
 # The API configurations of one round: (processes, limiter). All of them run side by side (idle
 # servers cost nothing) so that each case is measured on every configuration back to back.
-CONFIGS = ((2, "off"), (1, "off"))
+CONFIGS = ((1, "off"), (2, "off"))  # the limited configuration comes next: on and off run back to back
 
 
 def config_name(processes: int, limiter: str) -> str:
@@ -134,9 +134,13 @@ def start_apis(fx: Fixture, configs: list[tuple[int, str]], connections: int) ->
     return servers
 
 
-def one_round(fx: Fixture, cases: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+def one_round(
+    fx: Fixture, cases: dict[str, dict[str, Any]], args: argparse.Namespace, number: int
+) -> dict[str, Any]:
     """Every measurement once. Per case, pgbench and every API configuration run back to back,
-    so that each same-case ratio compares numbers taken seconds apart, under the same conditions."""
+    so that each same-case ratio compares numbers taken seconds apart, under the same conditions;
+    every other round runs the configurations in reverse order, so that neither side of a ratio
+    is always the one measured later."""
     workdir = Path(tempfile.mkdtemp(prefix="ringready-pgbench-"))
     bare_port = free_port()
     bare = load.start_bare(bare_port)
@@ -156,7 +160,8 @@ def one_round(fx: Fixture, cases: dict[str, dict[str, Any]], args: argparse.Name
             pg[name] = load.pgbench(
                 fx.database_url, case["sql"], case["args"], args.seconds, args.connections, workdir
             )
-            for config, (port, _) in servers.items():
+            order = list(servers.items())
+            for config, (port, _) in reversed(order) if number % 2 else order:
                 if config == limited and not name.endswith("|first"):
                     continue  # the limiter's cost is measured on first pages
                 url = f"http://127.0.0.1:{port}/api/v1/conversations?{case['query']}"
@@ -213,7 +218,7 @@ def main() -> None:
     try:
         fx = prepare_sync(postgres.url, valkey.url)
         cases = asyncio.run(plan_cases(fx, args.filters))
-        rounds = [one_round(fx, cases, args) for _ in range(args.rounds)]
+        rounds = [one_round(fx, cases, args, number) for number in range(args.rounds)]
     finally:
         valkey.stop()
         postgres.stop()

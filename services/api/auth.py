@@ -7,7 +7,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from services.api.keycache import ApiKeyInfo, KeyCache
-from services.api.ratelimit_http import charge_key, guard_key_lookup, rate_limited
+from services.api.ratelimit_http import (
+    charge_key,
+    charge_key_early,
+    guard_key_lookup,
+    rate_limited,
+    settle_early_charge,
+)
 from services.api.typedefs import API_PREFIX, api_key_info, key_cache_key
 from shared.db.api_keys import find_key_by_hash
 from shared.errors import Forbidden, Unauthenticated
@@ -84,8 +90,18 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)  # unknown paths and methods keep their 404/405
     info = await authenticate(request, presented_key(request))
     request[api_key_info] = info
-    decision = await charge_key(request, info)  # every authenticated request counts, a 403 too
     scope = required_scope(request.method)
+    if scope == "read" and scope in info.scopes:
+        early = charge_key_early(request, info)  # the read need not wait for Redis's answer
+        if early is not None:
+            try:
+                response = await handler(request)
+            except Exception:
+                settle_early_charge(request, await early)  # a denial's 429 replaces the read's error
+                raise
+            settle_early_charge(request, await early)
+            return response
+    decision = await charge_key(request, info)  # every authenticated request counts, a 403 too
     if scope not in info.scopes:
         raise Forbidden(f"This API key lacks the '{scope}' scope.")
     if decision is not None and not decision.allowed:

@@ -31,6 +31,8 @@ KEY_POLICY = "default"  # RateLimit-Policy name for API keys
 IP_POLICY = "ip"  # ... and for requests without a valid key
 BACKOFF_S = 1.0  # after a Redis failure, skip Redis this long so requests don't all wait the timeout
 WARN_EVERY_S = 10.0  # at most one fallback warning per this interval (with a count)
+EARLY_MARGIN_SHARE = 10  # reads start early only while more than limit/this of the budget is left
+MAX_SPARE_KEYS = 100_000  # keys whose spare budget is remembered; beyond it all are forgotten
 GCRA_SCRIPT = (Path(__file__).parent / "gcra.lua").read_bytes()
 GCRA_SHA = hashlib.sha1(GCRA_SCRIPT, usedforsecurity=False).hexdigest().encode()
 PING = pack_command(b"PING")
@@ -111,7 +113,12 @@ def _decision(outcome: Outcome, limit: int, policy: str, source: Literal["redis"
     )
 
 
-def _answer(waiters: list[asyncio.Future[Decision | None]], decisions: list[Decision | None]) -> None:
+def early_margin(limit: int) -> int:
+    """A key's read starts before its decision only while more than this many requests are left."""
+    return max(1, limit // EARLY_MARGIN_SHARE)
+
+
+def _answer(waiters: list[asyncio.Future[Decision]], decisions: list[Decision]) -> None:
     for waiter, decision in zip(waiters, decisions, strict=True):
         if not waiter.done():  # a cancelled request was still counted, as it would be alone
             waiter.set_result(decision)
@@ -133,7 +140,7 @@ class _Batch:
         self.bucket = bucket
         self.limit = limit
         self.policy = policy
-        self.waiters: list[asyncio.Future[Decision | None]] = []
+        self.waiters: list[asyncio.Future[Decision]] = []
 
     @property
     def key(self) -> tuple[str, int]:
@@ -159,6 +166,8 @@ class RateLimiter:
         self.fallback_count = 0  # metric: requests decided in-process because Redis failed
         self.redis_failures = 0  # metric: Redis calls that timed out or errored
         self.batches = 0  # metric: EVALSHAs sent for hits (each decides one or more requests)
+        self.early_hits = 0  # metric: reads that ran while their decision was on its way ...
+        self.early_denied = 0  # ... and of those, the ones denied (a read done for nothing)
         self._pipe = pipe
         self._skip_until = 0.0
         self._degraded = False
@@ -170,6 +179,8 @@ class RateLimiter:
         self._in_flight: set[tuple[str, int]] = set()  # buckets whose EVALSHA awaits its reply
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Per API key bucket: what Redis last said was left, less the margin and the hits since.
+        self._spare: dict[str, int] = {}
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         # Looked up once: on Python 3.11 every get_running_loop() is a getpid() syscall.
@@ -187,6 +198,23 @@ class RateLimiter:
         """Count one request against an API key's budget."""
         return await self._hit(api_key_bucket(key_id), limit_per_min, KEY_POLICY)
 
+    def hit_key_early(self, key_id: int, limit_per_min: int) -> asyncio.Future[Decision] | None:
+        """Count one request whose work may start before the decision arrives: the decision's
+        future, if the key had well over the margin left when Redis last answered for it in this
+        process; otherwise None, and the caller awaits hit_key before doing anything.
+
+        The price of a wrong guess (other processes spent the budget meanwhile) is work done for a
+        denied request; only reads are started early, and at most one Redis round trip's worth
+        of them per process once a key runs dry.
+        """
+        bucket = api_key_bucket(key_id)
+        spare = self._spare.get(bucket, 0)
+        if spare <= 0 or self._degraded:
+            return None
+        self._spare[bucket] = spare - 1
+        self.early_hits += 1
+        return self._join(bucket, limit_per_min, KEY_POLICY)
+
     async def hit_ip(self, ip: str) -> Decision:
         """Count one request without a valid key against the client IP's (stricter) budget."""
         return await self._hit(ip_bucket(ip), self.ip_limit_per_min, IP_POLICY)
@@ -196,18 +224,20 @@ class RateLimiter:
         return await self._hit(ip_bucket(ip), self.ip_limit_per_min, IP_POLICY, peek=True)
 
     async def _hit(self, bucket: str, limit: int, policy: str, *, peek: bool = False) -> Decision:
-        if self._use_redis():
-            decision = await (
-                self._peek(bucket, limit, policy) if peek else self._join(bucket, limit, policy)
-            )
-            if decision is not None:
-                return decision
-        self.fallback_count += 1
-        return _decision(
-            self.local.hit(bucket, limit, interval_us(limit), peek=peek), limit, policy, "fallback"
-        )
+        if not self._use_redis():
+            return self._fallback(bucket, limit, policy, peek=peek)
+        if not peek:
+            return await self._join(bucket, limit, policy)
+        decision = await self._peek(bucket, limit, policy)
+        return decision or self._fallback(bucket, limit, policy, peek=True)
 
-    def _join(self, bucket: str, limit: int, policy: str) -> asyncio.Future[Decision | None]:
+    def _fallback(self, bucket: str, limit: int, policy: str, *, peek: bool = False) -> Decision:
+        """Decide in-process (Redis failed or is being skipped)."""
+        self.fallback_count += 1
+        outcome = self.local.hit(bucket, limit, interval_us(limit), peek=peek)
+        return _decision(outcome, limit, policy, "fallback")
+
+    def _join(self, bucket: str, limit: int, policy: str) -> asyncio.Future[Decision]:
         """Queue one hit on the bucket's next batch, sent at the end of this tick unless one is in flight."""
         key = (bucket, limit)
         loop = self._loop or self._bind_loop()
@@ -217,7 +247,7 @@ class RateLimiter:
             if not self._flush_scheduled and key not in self._in_flight:
                 self._flush_scheduled = True
                 loop.call_soon(self._flush)
-        waiter: asyncio.Future[Decision | None] = loop.create_future()
+        waiter: asyncio.Future[Decision] = loop.create_future()
         batch.waiters.append(waiter)
         return waiter
 
@@ -229,9 +259,9 @@ class RateLimiter:
         self._pipe.flush()
 
     def _send(self, batch: _Batch) -> None:
-        """One EVALSHA for the whole batch; _answered gives each waiter its Decision (None: fall back)."""
+        """One EVALSHA for the whole batch; _answered gives each waiter its Decision."""
         if not self._use_redis():  # an earlier batch may just have failed
-            _answer(batch.waiters, [None] * len(batch.waiters))
+            _answer(batch.waiters, self._fallbacks(batch))
             return
         self.batches += 1
         probing = self._probing = self._degraded
@@ -242,14 +272,27 @@ class RateLimiter:
     def _answered(self, batch: _Batch, probing: bool, reply: asyncio.Future[list[int]]) -> None:
         self._in_flight.discard(batch.key)
         outcomes = self._outcomes(reply, probing)
-        decisions: list[Decision | None] = [None] * len(batch.waiters)
-        if outcomes is not None:
-            decisions = [_decision(o, batch.limit, batch.policy, "redis") for o in outcomes]
-        _answer(batch.waiters, decisions)
         following = self._pending.pop(batch.key, None)  # hits that arrived while this one was out
+        if outcomes is None:
+            _answer(batch.waiters, self._fallbacks(batch))
+        else:
+            decisions = [_decision(o, batch.limit, batch.policy, "redis") for o in outcomes]
+            if batch.policy == KEY_POLICY:
+                queued = len(following.waiters) if following else 0
+                self._remember(batch.bucket, decisions[-1].remaining - early_margin(batch.limit) - queued)
+            _answer(batch.waiters, decisions)
         if following is not None:
             self._send(following)
             self._pipe.flush()
+
+    def _fallbacks(self, batch: _Batch) -> list[Decision]:
+        return [self._fallback(batch.bucket, batch.limit, batch.policy) for _ in batch.waiters]
+
+    def _remember(self, bucket: str, spare: int) -> None:
+        """How many early hits the bucket allows (bounded: a flood of keys only forgets them all)."""
+        if bucket not in self._spare and len(self._spare) >= MAX_SPARE_KEYS:
+            self._spare.clear()
+        self._spare[bucket] = spare
 
     async def _peek(self, bucket: str, limit: int, policy: str) -> Decision | None:
         """Decide one request, write nothing (not coalesced: only uncached key lookups peek)."""

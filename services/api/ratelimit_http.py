@@ -9,6 +9,7 @@ auth calls `await guard_key_lookup(request)` just before looking an uncached key
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator
 
@@ -109,6 +110,24 @@ async def charge_key(request: web.Request, key: LimitedKey) -> Decision | None:
     decision = await limiter.hit_key(key.key_id, limit_for_key(request.app[settings_key], key))
     request[decision_key] = decision
     return decision
+
+
+def charge_key_early(request: web.Request, key: LimitedKey) -> asyncio.Future[Decision] | None:
+    """Count a read against its key without waiting for the decision, if the key has budget to
+    spare (RateLimiter.hit_key_early); None: use charge_key before doing the work."""
+    limiter = request.app.get(limiter_key)
+    if limiter is None:
+        return None
+    return limiter.hit_key_early(key.key_id, limit_for_key(request.app[settings_key], key))
+
+
+def settle_early_charge(request: web.Request, decision: Decision) -> None:
+    """The decision on a read that ran early: remembered for the headers; a denial raises the same
+    429 as if the read had never run (a read changes nothing, so its result is simply dropped)."""
+    request[decision_key] = decision
+    if not decision.allowed:
+        request.app[limiter_key].early_denied += 1
+        raise rate_limited(decision, by_ip=False)
 
 
 async def _render_error(request: web.Request, exc: Exception) -> web.StreamResponse:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import msgspec
 import pytest
@@ -271,6 +272,39 @@ async def test_waves_from_four_processes_admit_exactly_the_limit_once_each(
     assert sorted(d.remaining for d in admitted) == list(range(limit))  # every state exactly once
     assert all(d.remaining == 0 and d.retry_after_s > 0 for d in decisions if not d.allowed)
     assert sum(limiter.batches for limiter in limiters) < len(decisions)
+
+
+# Early hits: a read may start before its decision arrives, while the key has budget to spare.
+
+
+async def test_early_hits_need_a_known_budget_well_above_the_margin(clients: list[RedisPipe]) -> None:
+    limiter = limiter_on(clients[0])
+    limit = 20  # margin: 2
+    assert limiter.hit_key_early(27, limit) is None  # nothing known about the key yet
+    assert (await limiter.hit_key(27, limit)).remaining == 19  # spare: 19 - 2
+    early = [limiter.hit_key_early(27, limit) for _ in range(20)]
+    started = [future for future in early if future is not None]
+    assert len(started) == 17 and early[17:] == [None] * 3
+    assert [(await future).remaining for future in started] == list(range(18, 1, -1))
+    assert limiter.hit_key_early(27, limit) is None  # Redis said 2 are left: not above the margin
+    assert [(await limiter.hit_key(27, limit)).remaining for _ in range(2)] == [1, 0]
+    assert limiter.early_hits == 17
+
+
+async def test_early_hits_that_guessed_wrong_are_denied_exactly(clients: list[RedisPipe]) -> None:
+    limit = 40  # one token per 1.5 s: the test takes far less
+    limiters = [limiter_on(client) for client in clients]
+    warm = [await limiter.hit_key(28, limit) for limiter in limiters]  # each learns ~36 are left
+    assert [d.remaining for d in warm] == [39, 38, 37, 36]
+    pending: list[asyncio.Future[Decision] | Coroutine[Any, Any, Decision]] = []
+    for limiter in limiters:  # each process starts every read it can early, as if alone
+        for _ in range(limit):
+            pending.append(limiter.hit_key_early(28, limit) or limiter.hit_key(28, limit))
+    decisions = await asyncio.gather(*pending)
+    assert sum(limiter.early_hits for limiter in limiters) > 36  # more early reads than budget
+    admitted = [d for d in decisions if d.allowed]
+    assert len(admitted) == 36  # yet Redis admitted exactly what was left
+    assert sorted(d.remaining for d in admitted) == list(range(36))
 
 
 async def test_a_failed_batch_falls_back_for_each_of_its_requests() -> None:

@@ -57,6 +57,10 @@ async def missing(request: web.Request) -> web.Response:
     raise errors.NotFound("no conversation 5")
 
 
+async def select_one(request: web.Request) -> web.Response:
+    return json_response({"one": await request.app[statements_key].fetchval("SELECT 1")})
+
+
 async def boom(request: web.Request) -> web.Response:
     raise RuntimeError("secret internals")
 
@@ -87,6 +91,7 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/v1/ping", ping)
     app.router.add_get("/api/v1/missing", missing)
     app.router.add_get("/api/v1/boom", boom)
+    app.router.add_get("/api/v1/select", select_one)
     add_health_routes(app, required=("postgres", "redis"))
     return app
 
@@ -244,6 +249,43 @@ async def test_bad_key_flood_stops_reaching_postgres(
     assert statuses == [401] * 5 + [429] * 45
     lookups = [query for query in app[queries_key] if "key_hash" in query]
     assert len(lookups) == 5
+
+
+def reads(app: web.Application) -> int:
+    """Statements run by /api/v1/select (key lookups are left out: the cache may be refilled)."""
+    return app[queries_key].count("SELECT 1")
+
+
+@pytest.mark.parametrize(("path", "reads_run"), [("/api/v1/select", 1), ("/api/v1/missing", 0)])
+async def test_a_read_started_early_is_refused_when_other_processes_spent_the_budget(
+    aiohttp_client: AiohttpClient,
+    settings: Settings,
+    pg: asyncpg.Pool,
+    pipe: RedisPipe,
+    path: str,
+    reads_run: int,
+) -> None:
+    app = make_app(settings)
+    client: TestClient = await aiohttp_client(app)
+    account_id = await insert_account(pg, "a@example.com", "free")
+    key, key_id = await make_key(pg, account_id, ["read"], 10)
+    first = await client.get("/api/v1/select", headers=bearer(key))
+    assert first.status == 200 and first.headers["X-RateLimit-Remaining"] == "9"
+    limiter = app[limiter_key]
+    assert limiter.early_hits == 0  # the key's budget was unknown: decided before the read
+    other_process = RateLimiter(pipe, ip_limit_per_min=30)
+    assert [(await other_process.hit_key(key_id, 10)).remaining for _ in range(9)][-1] == 0
+    app[queries_key].clear()
+    late = await client.get(path, headers=bearer(key))  # this process still thinks 9 are left
+    assert late.status == 429  # not the read's 200 or 404: as if the read had never run
+    retry = int(late.headers["Retry-After"])
+    assert late.headers["RateLimit"] == f'"default";r=0;t={retry}'
+    assert (await late.json())["detail"].startswith("Rate limit exceeded for this API key")
+    assert (limiter.early_hits, limiter.early_denied) == (1, 1)
+    assert reads(app) == reads_run  # the price of the wrong guess: one read done for nothing
+    for _ in range(3):  # now the process knows: reads wait for their decision again
+        assert (await client.get("/api/v1/select", headers=bearer(key))).status == 429
+    assert reads(app) == reads_run and limiter.early_hits == 1
 
 
 async def test_guard_only_peeks_and_raises_once_the_ip_is_over(pipe: RedisPipe) -> None:
