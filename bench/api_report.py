@@ -64,6 +64,25 @@ def limiter_table(median: dict[str, Any], cases: dict[str, Any], processes: int)
     return [*lines, ""]
 
 
+def pairs_table(pairs: dict[str, dict[str, Any]], args: argparse.Namespace) -> list[str]:
+    """The limiter's cost from short alternating pairs (bench/api_pairs.py): the verdict's number."""
+    if not pairs:
+        return []
+    lines = [
+        f"**Rate limiter cost from {args.limiter_pairs} alternating pairs of {args.pair_seconds:g} s "
+        f"({args.limiter_processes} processes, first page)**",
+        "",
+        "| filter | cost, median of pairs | quartiles |",
+        "|---|---|---|",
+    ]
+    for case, pair in pairs.items():
+        lines.append(
+            f"| {case.split('|')[0]} | {_f(pair['median'] * 100, 1)} % "
+            f"| {_f(pair['q1'] * 100, 1)} % to {_f(pair['q3'] * 100, 1)} % |"
+        )
+    return [*lines, ""]
+
+
 def plans(cases: dict[str, Any]) -> list[str]:
     """EXPLAIN (ANALYZE, BUFFERS) of every statement, first and last page."""
     lines = ["### EXPLAIN (ANALYZE, BUFFERS), measured in the same run", ""]
@@ -73,7 +92,9 @@ def plans(cases: dict[str, Any]) -> list[str]:
     return lines
 
 
-def markdown(median: dict[str, Any], cases: dict[str, Any], args: argparse.Namespace) -> str:
+def markdown(
+    median: dict[str, Any], pairs: dict[str, dict[str, Any]], cases: dict[str, Any], args: argparse.Namespace
+) -> str:
     """Tables and plans for the API section."""
     bare = median["bare"]
     lines = [
@@ -84,4 +105,5 @@ def markdown(median: dict[str, Any], cases: dict[str, Any], args: argparse.Names
     for config in median["api"]:
         lines += api_table(median, cases, config)
     lines += limiter_table(median, cases, args.limiter_processes)
+    lines += pairs_table(pairs, args)
     return "\n".join(lines + plans(cases))

@@ -263,7 +263,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             show(f"run {run}", runs[-1])
         for process in processes:
             if process.poll() is not None:
-                raise RuntimeError(f"{process.args} exited with {process.returncode} during the bench")
+                raise RuntimeError(f"{process.args!r} exited with {process.returncode} during the bench")
     finally:
         stop_children(processes)
         valkey.stop()

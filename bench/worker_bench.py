@@ -131,7 +131,7 @@ async def measure(settings: Settings, events: int, batch_ms: int, processes: int
         first_at = first_count = None
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            count = await conn.fetchval("SELECT count(*) FROM conversations")
+            count: int = await conn.fetchval("SELECT count(*) FROM conversations")
             now = time.monotonic()
             if first_at is None and count > 0:
                 first_at, first_count = now, count
