@@ -1,4 +1,5 @@
-"""Test data for the API: accounts, keys, agents and conversations, written with plain SQL."""
+"""Test data for the API (accounts, keys, agents and conversations, written with plain SQL) and
+the limiter's Redis connection."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from datetime import datetime
 
 import asyncpg
 
+from services.api.ratelimit import GCRA_SCRIPT
 from shared.db.accounts import insert_account
 from shared.db.agents import insert_agent
 from shared.db.api_keys import insert_key
 from shared.keys import display_prefix, generate_key, hash_key
+from shared.redis_pipe import RedisPipe
 
 INSERT_CONVERSATION_SQL = """
 INSERT INTO conversations (account_id, agent_id, channel, source, provider_call_id, from_number,
@@ -139,3 +142,8 @@ async def insert_list_row(
         INSERT_LIST_ROW_SQL, account_id, agent_id, channel, call_id, started_at
     )
     return conversation_id
+
+
+def pipe_to(url: str, timeout_s: float = 0.5) -> RedisPipe:
+    """The limiter's Redis connection, as ratelimit_ctx makes it."""
+    return RedisPipe(url, timeout_s=timeout_s, scripts=(GCRA_SCRIPT,))

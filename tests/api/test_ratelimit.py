@@ -12,7 +12,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.api.ratelimit import (
-    GCRA_SCRIPT,
     IP_POLICY,
     KEY_POLICY,
     Decision,
@@ -25,13 +24,9 @@ from services.api.ratelimit import (
 from shared.config import Settings
 from shared.embedded import free_port
 from shared.redis_pipe import RedisPipe
+from tests.api.factories import pipe_to
 
 PROCESSES = 4
-
-
-def pipe_to(url: str, timeout_s: float = 0.5) -> RedisPipe:
-    """The limiter's Redis connection, as ratelimit_ctx makes it."""
-    return RedisPipe(url, timeout_s=timeout_s, scripts=(GCRA_SCRIPT,))
 
 
 @pytest.fixture

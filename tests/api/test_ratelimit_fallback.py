@@ -12,7 +12,7 @@ import structlog
 from services.api.ratelimit import RateLimiter
 from shared.config import Settings
 from shared.embedded import free_port
-from tests.api.test_ratelimit import pipe_to
+from tests.api.factories import pipe_to
 from tests.helpers import Servers
 
 

@@ -34,8 +34,7 @@ from shared.embedded import free_port
 from shared.middleware import request_middleware
 from shared.redis_pipe import RedisPipe
 from shared.web import add_health_routes, json_response, redis_ctx, settings_key, statements_key
-from tests.api.factories import make_key
-from tests.api.test_ratelimit import pipe_to
+from tests.api.factories import make_key, pipe_to
 
 
 @pytest.fixture
