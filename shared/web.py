@@ -13,11 +13,13 @@ from aiohttp import web
 
 from shared.config import Settings
 from shared.db.pool import create_pool, create_statement_pool
-from shared.db.statement_pool import StatementPool
+from shared.db.statement_pool import Queryable, StatementPool
 
 settings_key = web.AppKey("settings", Settings)
 pg_key = web.AppKey("pg", asyncpg.Pool)
 statements_key = web.AppKey("statements", StatementPool)  # the API's connections (one statement each)
+# What /readyz asks for SELECT 1: set by whichever of the contexts below a service uses.
+postgres_key: web.AppKey[Queryable] = web.AppKey("postgres")
 redis_key = web.AppKey("redis", aioredis.Redis)
 # Which dependencies /readyz requires; the others are reported but don't fail readiness.
 required_deps_key = web.AppKey("required_deps", tuple)
@@ -35,7 +37,7 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
 async def pg_ctx(app: web.Application) -> AsyncIterator[None]:
     """The process's asyncpg pool."""
     pool = await create_pool(app[settings_key])
-    app[pg_key] = pool
+    app[pg_key] = app[postgres_key] = pool
     yield
     await pool.close()
 
@@ -43,7 +45,7 @@ async def pg_ctx(app: web.Application) -> AsyncIterator[None]:
 async def statements_ctx(app: web.Application) -> AsyncIterator[None]:
     """The process's StatementPool, for a service that runs only single statements (the API)."""
     pool = await create_statement_pool(app[settings_key])
-    app[statements_key] = pool
+    app[statements_key] = app[postgres_key] = pool
     yield
     await pool.close()
 
@@ -51,7 +53,7 @@ async def statements_ctx(app: web.Application) -> AsyncIterator[None]:
 async def lazy_pg_ctx(app: web.Application) -> AsyncIterator[None]:
     """A one-connection pool that connects on first use: ingest must start while Postgres is down."""
     pool = await create_pool(app[settings_key], min_size=0, max_size=1)
-    app[pg_key] = pool
+    app[pg_key] = app[postgres_key] = pool
     yield
     await pool.close()
 
@@ -90,7 +92,7 @@ async def readyz(request: web.Request) -> web.Response:
     app = request.app
     results = dict(
         await asyncio.gather(
-            _check("postgres", lambda: (app.get(statements_key) or app[pg_key]).fetchval("SELECT 1")),
+            _check("postgres", lambda: app[postgres_key].fetchval("SELECT 1")),
             _check("redis", lambda: app[redis_key].ping()),
         )
     )

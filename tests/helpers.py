@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,3 +43,13 @@ async def create_database(admin_url: str, prefix: str) -> tuple[str, str]:
     finally:
         await conn.close()
     return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], within_s: float, what: str) -> None:
+    """Poll a condition until it holds; fail naming what did not happen."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {within_s:.0f} s waiting for {what}")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -49,16 +46,6 @@ def stop(process: subprocess.Popen[bytes], signum: int = signal.SIGTERM) -> None
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(10)
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], within_s: float, what: str) -> None:
-    """Poll a condition until it holds; fail naming what did not happen."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within_s:.0f} s waiting for {what}")
 
 
 async def count_rows(database_url: str, table: str) -> int:

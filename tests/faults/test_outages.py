@@ -17,9 +17,9 @@ import pytest
 
 from shared.config import Settings
 from shared.embedded import free_port, port_open
-from tests.faults.processes import count_rows, eventually, service_env, start_service, stop
+from tests.faults.processes import count_rows, service_env, start_service, stop
 from tests.faults.webhooks import post_call
-from tests.helpers import Servers
+from tests.helpers import Servers, eventually
 from tests.worker.conftest import stop_postgres_fast
 
 POSTGRES_OUTAGE_S = 30.0

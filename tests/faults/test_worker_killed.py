@@ -20,7 +20,8 @@ from arq.connections import ArqRedis
 
 from shared.config import Settings
 from shared.queue import create_arq_pool, enqueue_event
-from tests.faults.processes import count_rows, eventually, service_env, start_service, stop
+from tests.faults.processes import count_rows, service_env, start_service, stop
+from tests.helpers import eventually
 from tests.worker.conftest import make_event
 
 EVENTS = 1000

@@ -12,7 +12,7 @@ from shared.config import Settings
 from shared.db.pool import connect
 from shared.db.statement_pool import StatementPool
 from shared.errors import Unavailable
-from tests.helpers import create_database
+from tests.helpers import create_database, eventually
 
 PID_SQL = "SELECT pg_backend_pid()"
 SLOW_PID_SQL = "SELECT pg_backend_pid() FROM pg_sleep($1)"
@@ -35,7 +35,7 @@ async def pool(settings: Settings) -> AsyncIterator[StatementPool]:
         yield pool
 
 
-async def eventually(probe: StatementPool, deadline_s: float = 10.0) -> int:
+async def answering_pid(probe: StatementPool, deadline_s: float = 10.0) -> int:
     """The pool answers again (after a replacement connected); returns the answering backend."""
     deadline = time.monotonic() + deadline_s
     while True:
@@ -55,18 +55,15 @@ async def start_sleeper(pool: StatementPool, pg: asyncpg.Pool) -> tuple[int, asy
     """The backend of a one-connection pool, and a task that keeps it busy for 30 s (once it is)."""
     pid: int = await pool.fetchval(PID_SQL)
     sleeper = asyncio.create_task(pool.fetchval("SELECT pg_sleep(30)"))
-    deadline = time.monotonic() + 10
-    while not await pg.fetchval(RUNNING_SQL, pid):
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.01)
+    await eventually(lambda: pg.fetchval(RUNNING_SQL, pid), 10, "the sleeping statement to run")
     return pid, sleeper
 
 
 async def wait_until_none_left(pg: asyncpg.Pool, count_sql: str, arg: object) -> None:
-    deadline = time.monotonic() + 10
-    while await pg.fetchval(count_sql, arg):
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
+    async def none_left() -> bool:
+        return not await pg.fetchval(count_sql, arg)
+
+    await eventually(none_left, 10, f"none left: {count_sql}")
 
 
 async def test_each_method_runs_one_statement(pool: StatementPool) -> None:
@@ -100,7 +97,7 @@ async def test_cancelled_mid_statement_the_connection_is_replaced(
         sleeper.cancel()
         with pytest.raises(asyncio.CancelledError):
             await sleeper
-        after = await eventually(pool)
+        after = await answering_pid(pool)
         assert after != before
         # The abandoned backend is gone, not left running its 30 s sleep.
         await wait_until_none_left(pg, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", before)
@@ -155,7 +152,7 @@ async def test_a_killed_connection_is_unavailable_once_then_replaced(
         except Unavailable:
             failures += 1
     assert failures >= 1
-    answering = await eventually(pool)
+    answering = await answering_pid(pool)
     assert answering not in pids
 
 
@@ -167,7 +164,7 @@ async def test_a_connection_killed_mid_statement_is_unavailable_and_replaced(
         await pg.fetchval(TERMINATE_SQL, victim)
         with pytest.raises(Unavailable):  # FATAL 57P01, not the server's error passed through
             await sleeper
-        assert await eventually(pool) != victim
+        assert await answering_pid(pool) != victim
 
 
 @contextlib.asynccontextmanager
@@ -199,7 +196,7 @@ async def test_postgres_refusing_connections_fails_fast_then_recovers(
             await pool.fetchval("SELECT 1")
         assert time.monotonic() - started < 1.0
         await pg.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-        await eventually(pool)
+        await answering_pid(pool)
 
 
 async def test_waiters_hear_at_once_when_the_last_connection_is_lost(

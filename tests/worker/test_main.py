@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from shared.config import Settings
-from tests.faults.processes import eventually, service_env, start_service, stop
-from tests.helpers import REPO_ROOT
+from tests.faults.processes import service_env, start_service, stop
+from tests.helpers import REPO_ROOT, eventually
 
 
 async def _check(env: dict[str, str]) -> int:
