@@ -1,8 +1,9 @@
 """The API as `python -m services.api` runs it, with the rate limiter switched on or off for the bench.
 
 services/api/app.py decides the production wiring; this only adds or removes the limiter's
-middleware and its cleanup context (as ratelimit_http.py documents them) so that one run can
-measure both. Usage: python -m bench.api_server --limiter on|off|app
+cleanup context (as ratelimit_http.py documents it; without it auth charges nothing and no
+rate-limit headers are sent) so that one run can measure both.
+Usage: python -m bench.api_server --limiter on|off|app
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ from services.api import ratelimit_http
 from services.api.app import create_app
 from shared.config import Settings, from_env
 from shared.logging import configure_logging
-from shared.middleware import request_middleware
 from shared.serve import run_app
-
-LIMITER_MIDDLEWARES = (ratelimit_http.ratelimit_middleware,)
 
 
 def limiter_wired(app: web.Application) -> bool:
@@ -27,17 +25,12 @@ def limiter_wired(app: web.Application) -> bool:
 
 
 def add_limiter(app: web.Application) -> None:
-    """Install the limiter the way ratelimit_http.py's docstring says app.py will."""
-    middlewares = list(app.middlewares)
-    at = middlewares.index(request_middleware) + 1
-    middlewares.insert(at, ratelimit_http.ratelimit_middleware)
-    app._middlewares[:] = middlewares  # frozen only at startup
+    """Install the limiter the way ratelimit_http.py's docstring says app.py does."""
     app.cleanup_ctx.append(ratelimit_http.ratelimit_ctx)
 
 
 def remove_limiter(app: web.Application) -> None:
     """Take the limiter out of an app whose create_app installs it."""
-    app._middlewares[:] = [m for m in app.middlewares if m not in LIMITER_MIDDLEWARES]
     app.cleanup_ctx.remove(ratelimit_http.ratelimit_ctx)
 
 

@@ -1,4 +1,5 @@
-"""The one middleware: request id, error envelope {"detail": ...}, one log line per request."""
+"""The one middleware: request id, error envelope {"detail": ...}, headers every response of the
+request must carry (response_headers_key), one log line per request."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ def error_response(exc: BaseException, request_id: str) -> web.Response:
 # What is rendered without a traceback; anything else is a bug worth logging.
 EXPECTED_ERRORS = (errors.AppError, web.HTTPException, msgspec.ValidationError, msgspec.DecodeError)
 request_id_key = web.RequestKey("request_id", str)
+# Headers that every response to this request carries, an error's too (the API's rate-limit state).
+response_headers_key = web.RequestKey("response_headers", dict[str, str])
 
 
 def render_failure(request: web.Request, exc: Exception) -> web.Response:
@@ -93,6 +96,9 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     except Exception as exc:
         response = render_failure(request, exc)
     response.headers[REQUEST_ID_HEADER] = request_id
+    extra_headers = request.get(response_headers_key)
+    if extra_headers is not None:
+        response.headers.update(extra_headers)
     log.info(
         "request_finished",
         method=request.method,

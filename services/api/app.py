@@ -7,7 +7,7 @@ from aiohttp import web
 from services.api import agents, conversations, discovery, whoami
 from services.api.auth import auth_middleware
 from services.api.keysync import key_cache_ctx
-from services.api.ratelimit_http import ratelimit_ctx, ratelimit_middleware
+from services.api.ratelimit_http import ratelimit_ctx
 from shared.config import Settings
 from shared.middleware import request_middleware
 from shared.web import add_health_routes, redis_ctx, settings_key, statements_ctx
@@ -29,7 +29,7 @@ def add_api_routes(app: web.Application) -> None:
 def create_app(settings: Settings) -> web.Application:
     """The API application; resources open in cleanup_ctx, no I/O here."""
     app = web.Application(
-        middlewares=[request_middleware, ratelimit_middleware, auth_middleware],
+        middlewares=[request_middleware, auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[settings_key] = settings

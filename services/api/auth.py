@@ -8,6 +8,7 @@ from aiohttp.typedefs import Handler
 
 from services.api.keycache import ApiKeyInfo, KeyCache
 from services.api.ratelimit_http import (
+    charge_failed_auth,
     charge_key,
     charge_key_early,
     guard_key_lookup,
@@ -88,7 +89,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     path = request.path
     if not path.startswith(API_PREFIX) or path in PUBLIC_PATHS or request.match_info.http_exception:
         return await handler(request)  # unknown paths and methods keep their 404/405
-    info = await authenticate(request, presented_key(request))
+    try:
+        info = await authenticate(request, presented_key(request))
+    except Unauthenticated:
+        await charge_failed_auth(request)  # a flood of bad keys meets the IP's stricter budget
+        raise
     request[api_key_info] = info
     scope = required_scope(request.method)
     if scope == "read" and scope in info.scopes:

@@ -1,10 +1,10 @@
-"""aiohttp side of rate limiting: the limiter's cleanup context, headers, middlewares, auth hook.
+"""aiohttp side of rate limiting: the limiter's cleanup context, headers, auth's hooks.
 
-Wiring (services/api/app.py):
-    middlewares=[request_middleware, ratelimit_middleware, auth_middleware]
-    cleanup_ctx: [..., ratelimit_ctx]
-auth calls `await guard_key_lookup(request)` just before looking an uncached key up in Postgres, and
-`await charge_key(request, info)` once it knows the key. Without ratelimit_ctx nothing is limited.
+Wiring (services/api/app.py): ratelimit_ctx in cleanup_ctx; without it nothing is limited. auth
+calls `await guard_key_lookup(request)` just before looking an uncached key up in Postgres,
+`await charge_failed_auth(request)` when a request fails to authenticate, and `charge_key` (or
+`charge_key_early` for a read) once it knows the key. Each decision leaves its headers under
+shared.middleware's response_headers_key, so every /api/v1 response carries them, errors included.
 """
 
 from __future__ import annotations
@@ -14,17 +14,14 @@ import functools
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from services.api.ratelimit import GCRA_SCRIPT, PERIOD_S, Decision, LimitedKey, RateLimiter, limit_for_key
-from services.api.typedefs import API_PREFIX
 from shared import errors
-from shared.middleware import render_failure
+from shared.middleware import response_headers_key
 from shared.redis_pipe import RedisPipe
 from shared.web import settings_key
 
 limiter_key = web.AppKey("rate_limiter", RateLimiter)
-decision_key = web.RequestKey("rate_limit_decision", Decision)
 
 
 async def ratelimit_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -77,14 +74,20 @@ def client_ip(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-async def charge_ip(request: web.Request) -> Decision | None:
-    """Count this request against its client IP and remember the decision on the request."""
+def note_decision(request: web.Request, decision: Decision) -> None:
+    """The response to this request, whatever it turns out to be, carries the decision's headers."""
+    request[response_headers_key] = headers_for(decision)
+
+
+async def charge_failed_auth(request: web.Request) -> None:
+    """A request without a valid key counts against its client IP: 429 once the IP is over budget."""
     limiter = request.app.get(limiter_key)
     if limiter is None:
-        return None
+        return
     decision = await limiter.hit_ip(client_ip(request))
-    request[decision_key] = decision
-    return decision
+    note_decision(request, decision)
+    if not decision.allowed:
+        raise rate_limited(decision, by_ip=True)
 
 
 async def guard_key_lookup(request: web.Request) -> None:
@@ -98,7 +101,7 @@ async def guard_key_lookup(request: web.Request) -> None:
         return
     decision = await limiter.peek_ip(client_ip(request))
     if not decision.allowed:
-        request[decision_key] = decision
+        note_decision(request, decision)
         raise rate_limited(decision, by_ip=True)
 
 
@@ -108,7 +111,7 @@ async def charge_key(request: web.Request, key: LimitedKey) -> Decision | None:
     if limiter is None:
         return None
     decision = await limiter.hit_key(key.key_id, limit_for_key(request.app[settings_key], key))
-    request[decision_key] = decision
+    note_decision(request, decision)
     return decision
 
 
@@ -124,35 +127,7 @@ def charge_key_early(request: web.Request, key: LimitedKey) -> asyncio.Future[De
 def settle_early_charge(request: web.Request, decision: Decision) -> None:
     """The decision on a read that ran early: remembered for the headers; a denial raises the same
     429 as if the read had never run (a read changes nothing, so its result is simply dropped)."""
-    request[decision_key] = decision
+    note_decision(request, decision)
     if not decision.allowed:
         request.app[limiter_key].early_denied += 1
         raise rate_limited(decision, by_ip=False)
-
-
-async def _render_error(request: web.Request, exc: Exception) -> web.StreamResponse:
-    """Render as request_middleware would; a failed auth is counted against the client IP first."""
-    if isinstance(exc, errors.Unauthenticated) and decision_key not in request:
-        decision = await charge_ip(request)
-        if decision is not None and not decision.allowed:
-            exc = rate_limited(decision, by_ip=True)
-    return render_failure(request, exc)
-
-
-@web.middleware
-async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Before auth: every /api/v1 response, errors included, carries the rate-limit headers."""
-    if not request.path.startswith(API_PREFIX):
-        return await handler(request)
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = await _render_error(request, exc)
-    except Exception as exc:
-        response = await _render_error(request, exc)
-    decision = request.get(decision_key)
-    if decision is not None and not response.prepared:
-        response.headers.update(headers_for(decision))
-    return response

@@ -22,7 +22,6 @@ from services.api.ratelimit_http import (
     guard_key_lookup,
     limiter_key,
     ratelimit_ctx,
-    ratelimit_middleware,
 )
 from services.api.typedefs import key_cache_key
 from shared import errors
@@ -89,8 +88,8 @@ async def counting_pg_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def make_app(settings: Settings) -> web.Application:
-    """The API's middleware order as the lead wires it, with test handlers."""
-    middlewares = [request_middleware, ratelimit_middleware, auth_middleware]
+    """The API's middlewares and contexts as services/api/app.py wires them, with test handlers."""
+    middlewares = [request_middleware, auth_middleware]
     app = web.Application(middlewares=middlewares)
     app[settings_key] = settings
     app[queries_key] = []

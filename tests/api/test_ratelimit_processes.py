@@ -16,8 +16,6 @@ import aiohttp
 import asyncpg
 import pytest
 
-from services.api.app import create_app
-from services.api.ratelimit_http import ratelimit_middleware
 from shared.config import Settings, from_env
 from shared.db.accounts import insert_account
 from shared.embedded import free_port
@@ -37,10 +35,6 @@ def serve_test_app() -> None:
     settings = from_env()
     configure_logging(settings, "api")
     run_app(lambda: make_app(settings), settings.api_host, settings.api_port, settings.api_processes)
-
-
-def api_is_wired(settings: Settings) -> bool:
-    return ratelimit_middleware in create_app(settings).middlewares
 
 
 def spawn(settings: Settings, port: int, code: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -73,8 +67,6 @@ class Api(NamedTuple):
 @pytest.fixture(params=["test-app", "services.api"])
 def api(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path) -> Iterator[Api]:
     """PROCESSES API processes sharing one free port; stopped (SIGTERM to the group) afterwards."""
-    if request.param == "services.api" and not api_is_wired(settings):
-        pytest.skip("needs the lead's wiring: ratelimit_middleware is not in services.api's app yet")
     code = ["-m", "services.api"]
     if request.param == "test-app":
         code = ["-c", "from tests.api.test_ratelimit_processes import serve_test_app; serve_test_app()"]

@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from shared import errors
-from shared.middleware import request_middleware
+from shared.middleware import request_middleware, response_headers_key
 
 log = structlog.get_logger("test")
 
@@ -39,6 +39,18 @@ async def decode(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+NOTED = {"X-Quota-Left": "4", "X-Quota-Reset": "1790000000"}
+
+
+async def noted_then(request: web.Request) -> web.Response:
+    request[response_headers_key] = NOTED
+    if request.query.get("then") == "fail":
+        raise errors.NotFound("Conversation not found.")
+    if request.query.get("then") == "crash":
+        raise RuntimeError("a bug")
+    return web.Response(text="ok", headers={"X-Quota-Left": "stale"})
+
+
 def make_app() -> web.Application:
     app = web.Application(middlewares=[request_middleware], client_max_size=64)
     app.router.add_get("/boom", boom)
@@ -46,6 +58,7 @@ def make_app() -> web.Application:
     app.router.add_get("/auth", unauthenticated)
     app.router.add_get("/limited", limited)
     app.router.add_post("/decode", decode)
+    app.router.add_get("/noted", noted_then)
     return app
 
 
@@ -139,3 +152,13 @@ async def test_bindings_stay_within_their_request_and_startup_ones_remain(aiohtt
         ("req-1", "first", "api"),
         ("req-2", "none", "api"),
     ]
+
+
+async def test_noted_headers_ride_on_every_response_of_the_request(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = await aiohttp_client(make_app())
+    for then, status in (("ok", 200), ("fail", 404), ("crash", 500)):
+        reply = await client.get("/noted", params={"then": then})
+        assert reply.status == status
+        assert {name: reply.headers.getall(name) for name in NOTED} == {k: [v] for k, v in NOTED.items()}
+    plain = await client.get("/missing")  # nothing noted: nothing added
+    assert "X-Quota-Left" not in plain.headers
