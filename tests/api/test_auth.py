@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 
 import asyncpg
 import msgspec
@@ -17,6 +18,7 @@ from shared.db.api_keys import revoke_key
 from shared.keys import KEYS_CHANGED_CHANNEL, generate_key
 from tests.api.conftest import World
 from tests.api.contract import Api
+from tests.helpers import eventually
 
 WHOAMI = "/api/v1/whoami"
 
@@ -63,13 +65,11 @@ async def _status(client: TestClient, key: str) -> int:
 
 
 async def _wait_subscribed(redis_client: aioredis.Redis, count: int) -> None:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    async def subscribed() -> bool:
         counts = dict(await redis_client.pubsub_numsub(KEYS_CHANGED_CHANNEL))
-        if counts.get(KEYS_CHANGED_CHANNEL.encode(), 0) >= count:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("API processes never subscribed")
+        return bool(counts.get(KEYS_CHANGED_CHANNEL.encode(), 0) >= count)
+
+    await eventually(subscribed, 5, f"{count} API processes to subscribe")
 
 
 async def test_revocation_reaches_every_process_within_a_second(
@@ -98,11 +98,15 @@ async def test_last_used_is_recorded_in_batches(
     client: TestClient = await aiohttp_client(create_app(fast))
     before = time.time()
     assert await _status(client, world.a.key) == 200
-    deadline = time.monotonic() + 5
-    used = None
-    while used is None and time.monotonic() < deadline:
-        used = await pg.fetchval("SELECT last_used_at FROM api_keys WHERE id = $1", world.a.key_id)
-        await asyncio.sleep(0.02)
+
+    async def last_used() -> datetime | None:
+        return await pg.fetchval("SELECT last_used_at FROM api_keys WHERE id = $1", world.a.key_id)
+
+    async def recorded() -> bool:
+        return await last_used() is not None
+
+    await eventually(recorded, 5, "last_used_at to be written")
+    used = await last_used()
     assert used is not None and used.timestamp() >= before - 1
     unused = await pg.fetchval("SELECT last_used_at FROM api_keys WHERE id <> $1 AND account_id = $2 LIMIT 1",
                                world.a.key_id, world.a.account_id)  # fmt: skip

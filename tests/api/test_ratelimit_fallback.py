@@ -13,14 +13,14 @@ from services.api.ratelimit import RateLimiter
 from shared.config import Settings
 from shared.embedded import free_port
 from tests.api.factories import pipe_to
-from tests.helpers import Servers
+from tests.helpers import Servers, eventually
 
 
 async def until_redis_answers(limiter: RateLimiter, key_id: int, limit: int) -> None:
-    deadline = time.monotonic() + 20
-    while (await limiter.hit_key(key_id, limit)).source != "redis":
-        assert time.monotonic() < deadline, "the limiter never went back to Redis"
-        await asyncio.sleep(0.05)
+    async def answered_by_redis() -> bool:
+        return (await limiter.hit_key(key_id, limit)).source == "redis"
+
+    await eventually(answered_by_redis, 20, "the limiter to go back to Redis")
 
 
 async def test_closed_port_falls_back_exactly_and_warns_once() -> None:
