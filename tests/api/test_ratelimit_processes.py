@@ -22,7 +22,7 @@ from shared.embedded import free_port
 from shared.logging import configure_logging
 from shared.serve import run_app
 from tests.api.factories import make_key
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, eventually
 
 PROCESSES = 4
 LIMIT = 20  # one token per 3 s, far longer than the burst takes
@@ -81,16 +81,14 @@ def api(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path) -> I
 
 
 async def wait_until_up(session: aiohttp.ClientSession, url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
+    async def answering() -> bool:
         try:
             async with session.get(url) as reply:
-                if reply.status == 200:
-                    return
+                return reply.status == 200
         except aiohttp.ClientConnectionError:
-            pass
-        assert time.monotonic() < deadline, "the API processes did not start"
-        await asyncio.sleep(0.05)
+            return False
+
+    await eventually(answering, 30, "the API processes to start")
 
 
 async def get(session: aiohttp.ClientSession, url: str, key: str) -> tuple[int, dict[str, str]]:
