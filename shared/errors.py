@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 
 
 class AppError(Exception):
@@ -66,3 +67,15 @@ class Unavailable(AppError):
     """A dependency we must not answer without (Redis for ingest) is down; the caller retries."""
 
     code = "unavailable"
+
+
+@contextlib.contextmanager
+def undecodable_as_invalid() -> Iterator[None]:
+    """Around a msgspec JSON decode of a client's body: msgspec raises UnicodeDecodeError for
+    invalid UTF-8 inside a string and RecursionError for deep nesting, both the sender's fault."""
+    try:
+        yield
+    except UnicodeDecodeError as err:
+        raise InvalidInput(f"Invalid request body: not valid UTF-8 (byte {err.start})") from None
+    except RecursionError:
+        raise InvalidInput("Invalid request body: JSON nested too deeply") from None
