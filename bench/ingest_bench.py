@@ -28,8 +28,8 @@ import redis
 from shared.embedded import free_port, port_open, valkey_server
 
 BENCH = Path(__file__).resolve().parent
-SAMPLE = BENCH.parent.parent / "shared" / "providers" / "vapi-end-of-call-report.reconstructed.json"
-PLACEHOLDER = "00000000-0000-4000-8000-000000000001"
+SAMPLE = BENCH.parent / "tests" / "fixtures" / "vapi-end-of-call-report.json"
+PLACEHOLDER = "3f9c2e71-6b4d-4a8e-9d15-7c0a4b2e8f63"  # the sample's call id, replaced per request
 SECRET = "bench-vapi-hmac-secret"
 QUEUE = "ringready:queue"
 PATH = "/webhooks/v1/vapi"

@@ -20,7 +20,8 @@ TEST_VAPI_HMAC_SECRET = "vapi-test-hmac-secret"
 TEST_RETELL_API_KEY = "key_test_retell_webhook_badge"
 TEST_ELEVENLABS_SECRET = "wsec_test_elevenlabs"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = REPO_ROOT.parent / "shared"
+# Test data written for this repo: provider webhook samples, test vectors, documented value lists.
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 
 @dataclass

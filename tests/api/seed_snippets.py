@@ -1,4 +1,4 @@
-"""The Python snippets of seeds/ringready-developer-api-v1.txt, verbatim (test_seed_snippets checks)."""
+"""The Python snippets of the API contract (the seed), copied verbatim; test_seed_snippets runs them."""
 
 # ruff: noqa: E501
 from __future__ import annotations

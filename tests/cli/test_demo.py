@@ -13,12 +13,11 @@ from shared.cli.demo import CHAT_AGENT, DEMO_EMAIL, PHONE_AGENT, _prepare, sign
 from shared.cli.demo_data import phone_calls, web_chats
 from shared.config import Settings
 from shared.keys import hash_key, looks_like_key
-from tests.helpers import REFERENCE, TEST_WEBHOOK_SECRET
+from tests.helpers import FIXTURES, TEST_WEBHOOK_SECRET
 
 
 def test_signature_matches_the_standard_webhooks_test_vector() -> None:
-    vectors = json.loads((REFERENCE / "providers" / "standard-webhooks-test-vectors.json").read_text())
-    vector = vectors["vectors"][0]
+    vector = json.loads((FIXTURES / "standard-webhooks-vector.json").read_text())["signing"]
     signature = sign(vector["secret"], vector["msg_id"], vector["timestamp"], vector["payload"].encode())
     assert signature == vector["expected_signature_header"]
 

@@ -17,7 +17,7 @@ from shared.config import Settings
 from tests.helpers import Servers
 from tests.ingest.webhooks import assert_nothing_queued, post, queued_events, sample, vapi_secret_headers
 
-REPORT = sample("vapi-end-of-call-report.reconstructed.json")
+REPORT = sample("vapi-end-of-call-report.json")
 CLOSED = "127.0.0.1:1"
 PING = b"*1\r\n$4\r\nPING\r\n"
 ECHO = b"*1\r\n$4\r\nECHO\r\n"
@@ -86,7 +86,7 @@ async def test_redis_restart_503_then_accepts(
 
 def _report(call_id: str) -> bytes:
     """The Vapi sample as another call: a distinct job."""
-    return REPORT.replace(b"00000000-0000-4000-8000-000000000001", call_id.encode())
+    return REPORT.replace(b"3f9c2e71-6b4d-4a8e-9d15-7c0a4b2e8f63", call_id.encode())
 
 
 async def test_concurrent_deliveries_are_each_queued_once(

@@ -85,8 +85,8 @@ async def test_bad_visitor_ip_is_422(
 async def test_provider_wrong_type_is_422_naming_the_field(
     client: TestClient, redis_client: aioredis.Redis, settings: Settings
 ) -> None:
-    body = sample("retell-call-analyzed.assembled-from-openapi.json").replace(
-        b'"start_timestamp": 1703302407333', b'"start_timestamp": "soon"'
+    body = sample("retell-call-analyzed.json").replace(
+        b'"start_timestamp": 1768720360518', b'"start_timestamp": "soon"'
     )
     reply = await post(client, "/webhooks/v1/retell", body, retell_headers(body), 422)
     assert (
@@ -145,7 +145,7 @@ async def test_source_without_secret_fails_closed(
     client: TestClient = await aiohttp_client(
         create_app(msgspec.structs.replace(settings, retell_api_keys=()))
     )
-    body = sample("retell-call-analyzed.assembled-from-openapi.json")
+    body = sample("retell-call-analyzed.json")
     reply = await post(client, "/webhooks/v1/retell", body, retell_headers(body), 401)
     assert reply["detail"] == "no secret is configured for this webhook source"
     await assert_nothing_queued(redis_client, settings)
@@ -209,7 +209,7 @@ async def test_same_delivery_twice_is_one_job(
 async def test_twenty_concurrent_copies_are_one_job(
     client: TestClient, redis_client: aioredis.Redis, settings: Settings
 ) -> None:
-    body = sample("vapi-end-of-call-report.reconstructed.json")
+    body = sample("vapi-end-of-call-report.json")
     replies = await asyncio.gather(
         *(post(client, "/webhooks/v1/vapi", body, vapi_secret_headers(), 202) for _ in range(20))
     )

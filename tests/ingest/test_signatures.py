@@ -15,12 +15,18 @@ from services.ingest.signatures import (
     whsec_key,
 )
 from shared.errors import Unauthenticated
-from tests.helpers import TEST_ELEVENLABS_SECRET, TEST_RETELL_API_KEY, TEST_VAPI_HMAC_SECRET, TEST_VAPI_SECRET
-from tests.ingest.webhooks import PROVIDERS, elevenlabs_headers, retell_headers, vapi_hmac_headers
+from tests.helpers import (
+    FIXTURES,
+    TEST_ELEVENLABS_SECRET,
+    TEST_RETELL_API_KEY,
+    TEST_VAPI_HMAC_SECRET,
+    TEST_VAPI_SECRET,
+)
+from tests.ingest.webhooks import elevenlabs_headers, retell_headers, vapi_hmac_headers
 
-VECTORS = json.loads((PROVIDERS / "standard-webhooks-test-vectors.json").read_text())
-VECTOR = VECTORS["vectors"][0]
-NEGATIVE = {case["name"]: case for case in VECTORS["negative_cases_from_the_same_suites"]}
+VECTORS = json.loads((FIXTURES / "standard-webhooks-vector.json").read_text())
+VECTOR = VECTORS["signing"]
+REJECTED = VECTORS["rejected"]
 SECRET, MSG_ID, TS = VECTOR["secret"], VECTOR["msg_id"], VECTOR["timestamp"]
 PAYLOAD = VECTOR["payload"].encode()
 TOLERANCE = 300
@@ -41,7 +47,7 @@ def test_vector_verifies_and_returns_the_webhook_id() -> None:
 
 
 def test_one_char_off_signature_is_rejected() -> None:
-    headers = _headers(NEGATIVE["wrong_signature_one_char_off"]["signature_header"])
+    headers = _headers(REJECTED["last_char_changed"])
     with pytest.raises(Unauthenticated, match="webhook-signature does not match"):
         verify_standard((SECRET,), headers, PAYLOAD, TS, TOLERANCE)
 
@@ -53,7 +59,7 @@ def test_changed_body_is_rejected() -> None:
 
 
 def test_multi_signature_header_with_decoys() -> None:
-    decoys = NEGATIVE["multi_signature_header"]["decoys"]
+    decoys = REJECTED["decoys"]
     valid = sign_standard(SECRET, MSG_ID, TS, PAYLOAD)
     assert verify_standard((SECRET,), _headers(" ".join([*decoys, valid])), PAYLOAD, TS, TOLERANCE) == MSG_ID
     with pytest.raises(Unauthenticated):

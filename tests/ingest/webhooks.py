@@ -18,7 +18,7 @@ from shared.config import Settings
 from shared.models import QueuedEvent
 from shared.queue import job_deserializer, queued_event_decoder
 from tests.helpers import (
-    REFERENCE,
+    FIXTURES,
     TEST_ELEVENLABS_SECRET,
     TEST_RETELL_API_KEY,
     TEST_VAPI_HMAC_SECRET,
@@ -26,12 +26,10 @@ from tests.helpers import (
     TEST_WEBHOOK_SECRET,
 )
 
-PROVIDERS = REFERENCE / "providers"
-
 
 def sample(name: str) -> bytes:
-    """A provider sample, byte for byte as stored in /work/shared/providers."""
-    return Path(PROVIDERS, name).read_bytes()
+    """A provider sample from tests/fixtures, byte for byte as a provider would send it."""
+    return Path(FIXTURES, name).read_bytes()
 
 
 def standard_headers(
@@ -80,7 +78,7 @@ def elevenlabs_headers(
 
 def retell_call_ended() -> bytes:
     """call_ended derived from the call_analyzed sample: no call_analysis, other event name."""
-    payload = json.loads(sample("retell-call-analyzed.assembled-from-openapi.json"))
+    payload = json.loads(sample("retell-call-analyzed.json"))
     del payload["call"]["call_analysis"]
     payload["event"] = "call_ended"
     return json.dumps(payload).encode()

@@ -17,7 +17,7 @@ from tests.ingest.webhooks import (
     sample,
 )
 
-ANALYZED = sample("retell-call-analyzed.assembled-from-openapi.json")
+ANALYZED = sample("retell-call-analyzed.json")
 
 
 async def test_call_analyzed_is_queued_with_rank_two(
@@ -28,19 +28,22 @@ async def test_call_analyzed_is_queued_with_rank_two(
     assert (conv.source, conv.channel, conv.provider_call_id) == (
         "retell",
         "phone",
-        "Jabr9TXYYJHfvl6Syypi88rdAHYHmcq6",
+        "Rk7QpX2vNw9LmT4sHc8YdB3fJz6GaE1u",
     )
     assert (conv.event_type, conv.event_rank) == ("call_analyzed", 2)
-    assert conv.started_at == datetime(2023, 12, 23, 3, 33, 27, 333000, tzinfo=UTC)
-    assert conv.ended_at == conv.event_at == datetime(2023, 12, 23, 3, 33, 48, 855000, tzinfo=UTC)
-    assert (conv.from_number, conv.to_number) == ("+12137771234", "+12137771235")
-    assert conv.provider_assistant_id == "oBeDLoLOeuAbiuaMFXRtDOLriTJ5tSxD"
-    assert conv.end_reason_raw == "agent_hangup"
-    assert conv.summary is not None and conv.summary.startswith("The agent called the user")
-    assert conv.provider_metadata["user_sentiment"] == "Positive"
-    assert conv.caller_name == "John Doe"
+    assert conv.started_at == datetime(2026, 1, 18, 7, 12, 40, 518000, tzinfo=UTC)
+    assert conv.ended_at == conv.event_at == datetime(2026, 1, 18, 7, 14, 21, 94000, tzinfo=UTC)
+    assert (conv.from_number, conv.to_number) == ("+12065550163", "+12065550107")
+    assert conv.provider_assistant_id == "Hm3TzW8cKq5VbN1xRf7LpD4sYg9JeA2o"
+    assert conv.end_reason_raw == "user_hangup"
+    assert conv.summary is not None and conv.summary.startswith("Dana Whitfield reported a water heater")
+    assert conv.provider_metadata["user_sentiment"] == "Neutral"
+    assert conv.provider_metadata["custom_analysis_data"] == {"urgency": "high"}
+    assert conv.caller_name == "Dana Whitfield"
     assert [t.role for t in conv.transcript] == ["agent", "caller"] * 3 + ["agent"]
-    assert conv.transcript[0].elapsed_s == 0.7 and conv.transcript[1].raw_role == "user"
+    assert conv.transcript[1].raw_role == "user"
+    # An utterance's time is its first word's start; utterances without words keep the previous one's.
+    assert [t.elapsed_s for t in conv.transcript] == [0.64, 4.9, 4.9, 4.9, 41.26, 41.26, 41.26]
 
 
 async def test_call_ended_is_rank_one_and_both_events_are_queued(

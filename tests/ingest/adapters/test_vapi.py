@@ -1,7 +1,8 @@
-"""Vapi end-of-call-report (verbatim sample) through the real app; other message types are ignored."""
+"""Vapi end-of-call-report (the sample in tests/fixtures) through the real app; other types are ignored."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +19,8 @@ from tests.ingest.webhooks import (
     vapi_secret_headers,
 )
 
-REPORT = sample("vapi-end-of-call-report.reconstructed.json")
+REPORT = sample("vapi-end-of-call-report.json")
+CALL_ID = "3f9c2e71-6b4d-4a8e-9d15-7c0a4b2e8f63"
 
 
 async def test_end_of_call_report_is_queued(
@@ -27,31 +29,28 @@ async def test_end_of_call_report_is_queued(
     reply = await post(client, "/webhooks/v1/vapi", REPORT, vapi_secret_headers(), 202)
     event = (await queued_events(redis_client, settings))[reply["job_id"]]
     conv = event.conversation
-    assert (conv.source, conv.channel, conv.provider_call_id) == (
-        "vapi",
-        "phone",
-        "00000000-0000-4000-8000-000000000001",
-    )
+    assert (conv.source, conv.channel, conv.provider_call_id) == ("vapi", "phone", CALL_ID)
     assert (conv.event_type, conv.event_rank) == ("end-of-call-report", 2)
-    assert conv.event_at == datetime(2025, 2, 12, 11, 7, 41, 480000, tzinfo=UTC)
-    assert conv.started_at == datetime(2025, 2, 12, 11, 6, 31, 120000, tzinfo=UTC)
-    assert conv.ended_at == datetime(2025, 2, 12, 11, 7, 5, 480000, tzinfo=UTC)
-    assert (conv.from_number, conv.to_number) == ("+15550100001", "+15550100002")
-    assert conv.provider_assistant_id == "00000000-0000-4000-8000-0000000000bb"
+    assert conv.event_at == datetime(2026, 3, 5, 17, 43, 34, 602000, tzinfo=UTC)
+    assert conv.started_at == datetime(2026, 3, 5, 17, 42, 8, 215000, tzinfo=UTC)
+    assert conv.ended_at == datetime(2026, 3, 5, 17, 43, 2, 940000, tzinfo=UTC)
+    assert (conv.from_number, conv.to_number) == ("+15035550142", "+15035550118")
+    assert conv.provider_assistant_id == "9a41c6e8-2f7b-4d03-b5e9-61c8d7a3f2e0"
     assert conv.end_reason_raw == "customer-ended-call"
-    assert (
-        conv.recording_url
-        == "https://storage.vapi.ai/00000000-0000-4000-8000-000000000001-1739358461000-mono.wav"
+    assert conv.recording_url == f"https://storage.vapi.ai/{CALL_ID}-1772732582940-mono.wav"
+    assert conv.summary is not None and conv.summary.startswith(
+        "The caller asked whether the practice has evening"
     )
-    assert conv.summary is not None and conv.summary.startswith("The caller asked whether the clinic is open")
+    # The system prompt and the tool_calls entry are not speech: four turns remain.
     assert [(t.role, t.raw_role, t.elapsed_s) for t in conv.transcript] == [
-        ("agent", "bot", 1.28),
-        ("caller", "user", 5.93),
-        ("agent", "bot", 8.89),
-        ("caller", "user", 13.08),
+        ("agent", "bot", 1.42),
+        ("caller", "user", 6.37),
+        ("agent", "bot", 11.06),
+        ("caller", "user", 17.94),
     ]
-    assert conv.transcript[1].content == "Hi, are you open on Saturday?"
-    assert conv.provider_metadata["phone_call_provider_id"] == "CA00000000000000000000000000000001"
+    assert conv.transcript[1].content == "Hi, do you have evening hours on Thursdays? I work until five."
+    assert conv.provider_metadata["phone_call_provider_id"] == "CA7e4b19d02c6a58f3e1b7d940a2c6e815"
+    assert conv.provider_metadata["success_evaluation"] == "true"
     assert event.raw_body == REPORT and event.delivery_id is None
 
 
@@ -82,8 +81,13 @@ async def test_other_message_types_are_ignored(
 async def test_web_call_has_no_numbers(
     client: TestClient, redis_client: aioredis.Redis, settings: Settings
 ) -> None:
-    body = REPORT.replace(b'"inboundPhoneCall"', b'"webCall"').replace(b'"+15550100001"', b'"anonymous"')
-    body = body.replace(b'"phoneNumber": { "provider": "twilio", "number": "+15550100002" },', b"")
+    payload = json.loads(REPORT)
+    message = payload["message"]
+    message["call"]["type"] = "webCall"
+    del message["phoneNumber"]
+    for customer in (message["customer"], message["call"]["customer"]):
+        customer["number"] = "anonymous"
+    body = json.dumps(payload).encode()
     reply = await post(client, "/webhooks/v1/vapi", body, vapi_secret_headers(), 202)
     conv = (await queued_events(redis_client, settings))[reply["job_id"]].conversation
     assert (conv.channel, conv.from_number, conv.to_number) == ("phone", None, None)

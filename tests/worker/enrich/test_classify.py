@@ -1,4 +1,4 @@
-"""Topic labels from what the caller said, including the provider samples verbatim."""
+"""Topic labels from what the caller said, including the provider samples in tests/fixtures."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def test_classify(turns: list[str], expected: str) -> None:
     ("turns", "expected"),
     [
         (samples.vapi_caller_turns, "Opening Hours"),
-        (samples.retell_caller_turns, "General Inquiry"),
-        (samples.elevenlabs_caller_turns, "General Inquiry"),
+        (samples.retell_caller_turns, "Emergency Service"),
+        (samples.elevenlabs_caller_turns, "Appointment Booking"),
         (samples.vapi_fixture_caller_turns, "Hang-up"),
     ],
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.worker.enrich.end_reason import END_REASONS, normalise_end_reason
-from tests.helpers import REFERENCE
+from tests.helpers import FIXTURES
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def test_normalise_end_reason(raw: str | None, channel: str, expected: str) -> N
 
 @pytest.mark.parametrize("listing", ["vapi-ended-reasons.txt", "retell-disconnection-reasons.txt"])
 def test_every_documented_provider_value_lands_in_the_set(listing: str) -> None:
-    lines = (REFERENCE / "providers" / listing).read_text().splitlines()
+    lines = (FIXTURES / listing).read_text().splitlines()
     values = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     assert len(values) > 20
     results = {value: normalise_end_reason(value, "phone") for value in values}

@@ -51,8 +51,9 @@ async def test_local_summaries(
 @pytest.mark.parametrize(
     ("turns", "expected"),
     [
-        (samples.vapi_caller_turns, "Caller asked about Saturday opening hours."),
-        (samples.retell_caller_turns, "Caller made a general inquiry."),
+        (samples.vapi_caller_turns, "Caller asked about Thursday opening hours."),
+        (samples.retell_caller_turns, "Caller asked for urgent help and pricing."),
+        (samples.elevenlabs_caller_turns, "Caller asked to book an appointment."),
         (samples.vapi_fixture_caller_turns, "Caller hung up without saying what they wanted."),
     ],
 )
