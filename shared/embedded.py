@@ -83,6 +83,9 @@ class ManagedServer:
     url: str
     user: str | None = None
     on_parent_death: Callable[[], None] = die_with_parent  # preexec_fn setting the death signal
+    # Exits 0 once the server accepts work: Postgres opens its port before it accepts connections
+    # (startup and crash recovery answer "the database system is starting up").
+    ready_command: list[str] | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 60.0) -> None:
@@ -112,11 +115,17 @@ class ManagedServer:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 break
-            if port_open(self.host, self.port):
+            if port_open(self.host, self.port) and self._accepts_work():
                 return
             time.sleep(0.05)
         tail = self.log_path.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"{self.name} did not start on {self.host}:{self.port}:\n{tail}")
+
+    def _accepts_work(self) -> bool:
+        if self.ready_command is None:
+            return True
+        probe = subprocess.run(self.ready_command, check=False, capture_output=True)  # noqa: S603 - our binary
+        return probe.returncode == 0
 
     @property
     def pid(self) -> int | None:
@@ -180,13 +189,18 @@ def _ids(user: str | None) -> tuple[int | None, int | None, list[int] | None]:
     return entry.pw_uid, entry.pw_gid, []
 
 
+def _open_parents(path: Path, bits: int) -> None:
+    """Add `bits` for others to every parent of path."""
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        if (mode & bits) != bits:
+            parent.chmod(mode | bits)
+
+
 def _open_path_for(user: str, path: Path) -> None:
     """Let `user` traverse every parent of path and own path itself."""
     entry = pwd.getpwnam(user)
-    for parent in path.resolve().parents:
-        mode = parent.stat().st_mode
-        if (mode & 0o005) != 0o005:
-            parent.chmod(mode | 0o005)
+    _open_parents(path, 0o005)
     for root, dirs, files in os.walk(path):
         for name in [*dirs, *files]:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
@@ -201,6 +215,10 @@ def postgres_server(
     pgdata = root / "postgres"
     user = _system_user()
     uid, gid, groups = _ids(user)
+    if user:
+        # The binaries sit in the venv, wherever the repo was cloned (a root-only 0700 folder
+        # too): the unprivileged user must be able to reach them.
+        _open_parents(Path(_pg_bin("initdb")), 0o001)
     if not (pgdata / "PG_VERSION").exists():
         shutil.rmtree(pgdata, ignore_errors=True)
         pgdata.mkdir()
@@ -253,6 +271,7 @@ def postgres_server(
         url=f"postgresql://postgres@{host}:{port}/postgres",
         user=user,
         on_parent_death=stop_fast_with_parent,
+        ready_command=[_pg_bin("pg_isready"), "-q", "-h", host, "-p", str(port), "-t", "1"],
     )
 
 
