@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 import msgspec
 from aiohttp import web
@@ -91,10 +93,14 @@ async def list_handler(request: web.Request) -> web.Response:
     return json_response(ConversationList(items, next_before_id, query.limit))
 
 
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
 def path_id(request: web.Request, what: str) -> int:
-    """The {id} path segment; anything that can't be one of our ids is simply not found."""
+    """The {id} path segment; anything that can't be one of our ids, as we write them (ASCII digits,
+    no leading zero, no sign), is simply not found."""
     raw = request.match_info["id"]
-    if not raw.isdigit() or not 1 <= int(raw) <= BIGINT_MAX:
+    if not _CANONICAL_ID.fullmatch(raw) or int(raw) > BIGINT_MAX:
         raise NotFound(f"{what} not found.")
     return int(raw)
 

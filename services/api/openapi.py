@@ -7,7 +7,8 @@ from typing import Any, Union, get_args, get_origin
 
 import msgspec
 
-from services.api.inputs import AgentPatch, ListQuery
+from services.api.inputs import BIGINT_MAX, AgentPatch, ListQuery
+from services.api.openapi_responses import REF, public_responses, responses
 from services.api.schemas import (
     Agent,
     AgentList,
@@ -18,7 +19,6 @@ from services.api.schemas import (
     WhoAmI,
 )
 
-REF = "#/components/schemas/{name}"
 _MODELS = (
     WhoAmI,
     ConversationList,
@@ -29,33 +29,15 @@ _MODELS = (
     AgentPatch,
     ErrorBody,
 )
-_ERRORS = {
-    "401": "Missing, invalid or revoked API key.",
-    "403": "Valid key, but missing the required scope.",
-    "404": "Resource not found or not yours.",
-    "405": "Method not allowed on this path.",
-    "413": "Request body too large.",
-    "422": "Invalid query parameter or request body; detail names the field and the rule.",
-    "429": "Rate limit exceeded; Retry-After and X-RateLimit-Reset say when to retry.",
-    "500": "Unexpected error; detail carries only the request id.",
-    "503": "The database is unreachable; retry shortly.",
-}
+_CURSOR_NOTE = (
+    "Invalid query parameter (detail names it and the rule), or a before_id that is not one of your "
+    "conversations (`before_id: no such conversation`)."
+)
+_PATCH_NOTE = "A field that is not writable, or a value that breaks its rule; detail names the field."
 
 
 def _ref(model: type) -> dict[str, str]:
     return {"$ref": REF.format(name=model.__name__)}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _responses(ok: type, *errors: str) -> dict[str, Any]:
-    """200 with `ok`, plus the listed error statuses (and 401/429/500/503 everywhere)."""
-    responses = {"200": _json(_ref(ok), "OK")}
-    for status in sorted({"401", "429", "500", "503", *errors}):
-        responses[status] = _json(_ref(ErrorBody), _ERRORS[status])
-    return responses
 
 
 def _without_none(tp: Any) -> Any:
@@ -71,11 +53,11 @@ def _query_parameters() -> list[dict[str, Any]]:
     params = []
     for field in msgspec.structs.fields(ListQuery):
         schema = msgspec.json.schema(_without_none(field.type))
-        if field.name == "since":
+        if field.name == "since":  # parsed by validation.parse_since, not msgspec's lenient mode
             schema = {
                 "type": "string",
-                "format": "date-time",
-                **{k: v for k, v in schema.items() if k != "type"},
+                "anyOf": [{"format": "date-time"}, {"format": "date"}],
+                "description": schema["description"],
             }
         description = schema.pop("description", "")
         if field.default is not msgspec.NODEFAULT and field.default is not None:
@@ -98,7 +80,7 @@ def _id_parameter(what: str) -> dict[str, Any]:
         "in": "path",
         "required": True,
         "description": f"The {what}'s id.",
-        "schema": {"type": "integer", "minimum": 1},
+        "schema": {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX},
     }
 
 
@@ -117,15 +99,13 @@ def _operation(
 def _paths() -> dict[str, Any]:
     patch_body = {"required": True, "content": {"application/json": {"schema": _ref(AgentPatch)}}}
     return {
-        "/api/v1/whoami": {
-            "get": _operation("whoami", "Who this key belongs to", "read", _responses(WhoAmI, "403"))
-        },
+        "/api/v1/whoami": {"get": _operation("whoami", "Who this key belongs to", "read", responses(WhoAmI))},
         "/api/v1/conversations": {
             "get": _operation(
                 "listConversations",
                 "List conversations, newest first",
                 "read",
-                _responses(ConversationList, "403", "422"),
+                responses(ConversationList, "422", notes={"422": _CURSOR_NOTE}),
                 parameters=_query_parameters(),
             )
         },
@@ -134,23 +114,23 @@ def _paths() -> dict[str, Any]:
                 "getConversation",
                 "One conversation with its transcript",
                 "read",
-                _responses(ConversationDetail, "403", "404"),
+                responses(ConversationDetail, "404"),
                 parameters=[_id_parameter("conversation")],
             )
         },
         "/api/v1/agents": {
-            "get": _operation("listAgents", "List your receptionists", "read", _responses(AgentList, "403"))
+            "get": _operation("listAgents", "List your receptionists", "read", responses(AgentList))
         },
         "/api/v1/agents/{id}": {
             "parameters": [_id_parameter("agent")],
             "get": _operation(
-                "getAgent", "One receptionist's configuration", "read", _responses(Agent, "403", "404")
+                "getAgent", "One receptionist's configuration", "read", responses(Agent, "404")
             ),
             "patch": _operation(
                 "updateAgent",
                 "Partial update of an agent's writable fields",
                 "write",
-                _responses(AgentUpdated, "403", "404", "413", "422"),
+                responses(AgentUpdated, "404", "413", "422", notes={"422": _PATCH_NOTE}),
                 requestBody=patch_body,
             ),
         },
@@ -159,7 +139,7 @@ def _paths() -> dict[str, Any]:
                 "operationId": "openapi",
                 "summary": "This document",
                 "security": [],
-                "responses": {"200": _json({"type": "object"}, "The OpenAPI 3.1 document")},
+                "responses": public_responses({"type": "object"}, "The OpenAPI 3.1 document"),
             }
         },
     }

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 
 import msgspec
+from multidict import MultiMapping
 
-from services.api.inputs import PATCH_RULES, QUERY_RULES, AgentPatch, ListQuery
-from shared.errors import InvalidInput
+from services.api.inputs import LINE_FIELDS, PATCH_RULES, QUERY_RULES, AgentPatch, ListQuery
+from shared.errors import InvalidInput, undecodable_as_invalid
 
 _FIELD_IN_PATH = re.compile(r"`\$\.([A-Za-z_]+)")
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The query's value syntax, checked before msgspec converts (its lenient string mode would also
+# take "null" for absent, "1e2" or "2.0" for an integer and a Unix time for a timestamp).
+_INTEGER = re.compile(r"[0-9]+")
+_SINCE = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?P<time>[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+_INTEGER_PARAMS = ("agent_id", "before_id", "limit")
+_CHANNELS = ("phone", "web_chat")
 _patch_decoder = msgspec.json.Decoder(AgentPatch)
 _object_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _WRITABLE = ", ".join(PATCH_RULES)
@@ -24,29 +32,65 @@ def _field_of(err: msgspec.ValidationError) -> str | None:
     return match.group(1) if match else None
 
 
-def parse_list_query(query: Mapping[str, str]) -> ListQuery:
-    """The list's query parameters; unknown ones are refused so a typo'd cursor can't loop forever."""
-    raw = dict(query)
-    for name in raw:
+def _refuse(name: str) -> InvalidInput:
+    return InvalidInput(f"{name}: {QUERY_RULES[name]}")
+
+
+def _single_values(query: MultiMapping[str]) -> dict[str, str]:
+    """Each known parameter's one value: unknown or repeated parameters are refused by name."""
+    values: dict[str, str] = {}
+    for name, value in query.items():
         if name not in QUERY_RULES:
             raise InvalidInput(f"{name}: unknown query parameter; allowed: {', '.join(QUERY_RULES)}")
-    since = raw.get("since")
-    if since is not None and _DATE_ONLY.match(since):
-        raw["since"] = f"{since}T00:00:00Z"
+        if name in values:
+            raise InvalidInput(f"{name}: given more than once; send each parameter at most once")
+        values[name] = value
+    return values
+
+
+def parse_since(raw: str) -> datetime:
+    """An RFC 3339 timestamp, a timestamp without offset (UTC) or a date (midnight UTC), in UTC."""
+    match = _SINCE.fullmatch(raw)
+    if match is None:
+        raise _refuse("since")
+    text = raw if match["time"] else f"{raw}T00:00:00Z"
+    try:
+        since = msgspec.convert(text, datetime)
+    except msgspec.ValidationError:
+        raise _refuse("since") from None
+    if since.tzinfo is None:
+        return since.replace(tzinfo=UTC)
+    try:
+        return since.astimezone(UTC)
+    except OverflowError:
+        # A valid timestamp whose UTC instant is before year 1 or after 9999 (e.g. 0001-01-01T00:00
+        # +01:00): it bounds the list as the nearest instant Python can hold would, all or nothing.
+        return (datetime.min if since.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
+def parse_list_query(query: MultiMapping[str]) -> ListQuery:
+    """The list's query parameters; unknown, repeated or loosely written ones are refused, so a typo'd
+    or stringified cursor fails loudly instead of restarting the list forever."""
+    raw = _single_values(query)
+    for name in _INTEGER_PARAMS:
+        if name in raw and not _INTEGER.fullmatch(raw[name]):
+            raise _refuse(name)
+    if "channel" in raw and raw["channel"] not in _CHANNELS:
+        raise _refuse("channel")
+    since = parse_since(raw.pop("since")) if "since" in raw else None
     try:
         params = msgspec.convert(raw, ListQuery, strict=False)
     except msgspec.ValidationError as err:
         field = _field_of(err) or "query"
         raise InvalidInput(f"{field}: {QUERY_RULES.get(field, str(err))}") from None
-    if params.since is not None and params.since.tzinfo is None:
-        params = msgspec.structs.replace(params, since=params.since.replace(tzinfo=UTC))
-    return params
+    return msgspec.structs.replace(params, since=since)
 
 
-def parse_agent_patch(body: bytes) -> tuple[list[str], AgentPatch]:
-    """The PATCH body and the fields it sends, in the order sent."""
+def _sent_fields(body: bytes) -> list[str]:
+    """The body's top-level names, in the order sent; each must be writable."""
     try:
-        sent = list(_object_decoder.decode(body))
+        with undecodable_as_invalid():
+            sent = list(_object_decoder.decode(body))
     except msgspec.ValidationError:
         raise InvalidInput("body: must be a JSON object of the fields to change") from None
     except msgspec.DecodeError:
@@ -57,11 +101,29 @@ def parse_agent_patch(body: bytes) -> tuple[list[str], AgentPatch]:
                 f"{name}: is not writable through the API (managed in the dashboard or unknown); "
                 f"writable fields: {_WRITABLE}"
             )
+    return sent
+
+
+def _refuse_line_feeds(patch: AgentPatch) -> None:
+    """One-line fields hold no line feed (their pattern can't say so the same way in Python and ECMA)."""
+    for name in LINE_FIELDS:
+        value = getattr(patch, name)
+        if isinstance(value, str) and "\n" in value:
+            raise InvalidInput(f"{name}: {PATCH_RULES[name]}")
+    if isinstance(patch.faq, dict) and any("\n" in question for question in patch.faq):
+        raise InvalidInput(f"faq: {PATCH_RULES['faq']}")
+
+
+def parse_agent_patch(body: bytes) -> tuple[list[str], AgentPatch]:
+    """The PATCH body and the fields it sends, in the order sent."""
+    sent = _sent_fields(body)
     try:
-        patch = _patch_decoder.decode(body)
+        with undecodable_as_invalid():
+            patch = _patch_decoder.decode(body)
     except msgspec.ValidationError as err:
         field = _field_of(err)
         if field in PATCH_RULES:
             raise InvalidInput(f"{field}: {PATCH_RULES[field]}") from None
         raise InvalidInput(f"body: {err}") from None
+    _refuse_line_feeds(patch)
     return list(dict.fromkeys(sent)), patch

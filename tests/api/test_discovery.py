@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import asyncpg
+import jsonschema
 import msgspec
+from multidict import CIMultiDictProxy
 from openapi_spec_validator import validate
 
+from services.api.openapi import build_openapi
+from tests.api.conftest import World
 from tests.api.contract import Api
+from tests.api.factories import make_key
 
 EXPECTED_OPERATIONS = {
     ("/api/v1/whoami", "get"),
@@ -16,6 +24,29 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/agents/{id}", "patch"),
     ("/api/v1/openapi.json", "get"),
 }
+
+# Every status an operation can answer (the error middleware's, auth's, the limiter's, its own).
+EXPECTED_STATUSES = {
+    ("/api/v1/whoami", "get"): set(),
+    ("/api/v1/conversations", "get"): {"422"},
+    ("/api/v1/conversations/{id}", "get"): {"404"},
+    ("/api/v1/agents", "get"): set(),
+    ("/api/v1/agents/{id}", "get"): {"404"},
+    ("/api/v1/agents/{id}", "patch"): {"404", "413", "422"},
+}
+COMMON_STATUSES = {"200", "401", "403", "405", "429", "500", "503"}
+RATE_LIMIT_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "RateLimit-Policy",
+    "RateLimit",
+)
+# Headers our code sets; each one a response carries must be declared on that response.
+OUR_HEADERS = {
+    name.lower() for name in (*RATE_LIMIT_HEADERS, "Retry-After", "X-Request-ID", "Allow", "WWW-Authenticate")
+}
+DOC = build_openapi()
 
 LLMS_MUST_MENTION = (
     "/api/v1/openapi.json",
@@ -75,3 +106,60 @@ async def test_llms_txt_describes_the_api(api: Api) -> None:
     assert text.startswith("# RingReady Developer API v1\n\n> ")
     for must in LLMS_MUST_MENTION:
         assert must in text, must
+
+
+def test_every_operation_declares_every_status_it_can_answer() -> None:
+    for (path, method), own in EXPECTED_STATUSES.items():
+        responses = DOC["paths"][path][method]["responses"]
+        assert set(responses) == COMMON_STATUSES | own, (path, method)
+        for status, response in responses.items():
+            schema = response["content"]["application/json"]["schema"]
+            if status != "200":
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, method, status)
+            assert response["headers"]["X-Request-ID"]["required"] is True
+        limited = responses["429"]["headers"]
+        assert all(limited[name]["required"] for name in (*RATE_LIMIT_HEADERS, "Retry-After"))
+        assert all(responses["200"]["headers"][name]["required"] for name in RATE_LIMIT_HEADERS)
+        assert responses["405"]["headers"]["Allow"]["required"] is True
+        assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
+
+
+def _header_value(raw: str, schema: dict[str, Any]) -> Any:
+    return int(raw) if schema.get("type") == "integer" and raw.isdigit() else raw
+
+
+def check_headers(path: str, method: str, status: int, headers: CIMultiDictProxy[str]) -> None:
+    """The reply's headers are the ones its response object declares, and match their schemas."""
+    declared = DOC["paths"][path][method]["responses"][str(status)]["headers"]
+    for name, header in declared.items():
+        if header["required"]:
+            assert name in headers, (path, method, status, name)
+        if name in headers:
+            jsonschema.validate(_header_value(headers[name], header["schema"]), header["schema"])
+    undeclared = {name for name in headers if name.lower() in OUR_HEADERS} - set(declared)
+    assert not undeclared, (path, method, status, undeclared)
+
+
+async def test_replies_carry_exactly_the_declared_headers(api: Api, pg: asyncpg.Pool, world: World) -> None:
+    one_a_minute, _ = await make_key(pg, world.a.account_id, ["read", "write"], rate_limit_per_min=1)
+    own = {"Authorization": f"Bearer {world.a.key}"}
+    cases: list[tuple[str, str, str, dict[str, Any], int]] = [
+        ("GET", "/api/v1/whoami", "/api/v1/whoami", {"headers": own}, 200),
+        ("GET", "/api/v1/whoami", "/api/v1/whoami", {}, 401),
+        ("GET", "/api/v1/conversations", "/api/v1/conversations?limit=0", {"headers": own}, 422),
+        ("GET", "/api/v1/conversations", "/api/v1/conversations?before_id=424242", {"headers": own}, 422),
+        ("GET", "/api/v1/agents/{id}", "/api/v1/agents/424242", {"headers": own}, 404),
+        ("GET", "/api/v1/agents/{id}", f"/api/v1/agents/{world.a_agent}", {"headers": own}, 200),
+        ("DELETE", "/api/v1/agents/{id}", f"/api/v1/agents/{world.a_agent}", {"headers": own}, 405),
+        (
+            "PATCH", "/api/v1/agents/{id}", f"/api/v1/agents/{world.a_agent}",
+            {"headers": {"Authorization": f"Bearer {world.a.read_key}"}, "json": {}}, 403,
+        ),
+        ("GET", "/api/v1/agents", "/api/v1/agents", {"headers": {"X-API-KEY": one_a_minute}}, 200),
+        ("GET", "/api/v1/agents", "/api/v1/agents", {"headers": {"X-API-KEY": one_a_minute}}, 429),
+    ]  # fmt: skip
+    for method, template, url, kwargs, status in cases:
+        reply = await api.client.request(method, url, **kwargs)
+        assert reply.status == status, (method, url, reply.status, await reply.text())
+        documented = method.lower() if method.lower() in DOC["paths"][template] else "get"
+        check_headers(template, documented, status, reply.headers)

@@ -1,0 +1,96 @@
+"""openapi.json's responses: every status an operation can answer, with the headers it carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.api.schemas import ErrorBody
+
+REF = "#/components/schemas/{name}"
+ERRORS = {
+    "401": "Missing, invalid or revoked API key.",
+    "403": "Valid key, but missing the required scope.",
+    "404": "Resource not found or not yours (also an {id} that can't be one of ours).",
+    "405": "Method not allowed on this path; Allow lists the methods that are.",
+    "413": "Request body too large.",
+    "422": "Invalid query parameter or request body; detail names the field and the rule.",
+    "429": "Rate limit exceeded; Retry-After and X-RateLimit-Reset say when to retry.",
+    "500": "Unexpected error; detail carries only the request id.",
+    "503": "The database is unreachable; retry shortly.",
+}
+# What every authenticated /api/v1 operation can answer, besides its own.
+COMMON = ("401", "403", "405", "429", "500", "503")
+
+
+def _header(description: str, schema: dict[str, Any], *, required: bool) -> dict[str, Any]:
+    return {"description": description, "required": required, "schema": schema}
+
+
+REQUEST_ID = _header(
+    "The caller's X-Request-ID if it is 1-128 of A-Z a-z 0-9 . _ : -, else a fresh req_<32 hex digits>; "
+    "quote it when reporting a problem.",
+    {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+    required=True,
+)
+_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+_RATE_LIMIT: dict[str, tuple[str, dict[str, Any]]] = {
+    "X-RateLimit-Limit": (
+        "Requests per minute allowed to this key (to the client IP for a request without a valid key).",
+        _COUNT,
+    ),
+    "X-RateLimit-Remaining": ("Requests that would be admitted right now.", _COUNT),
+    "X-RateLimit-Reset": ("Unix time (seconds) by which RateLimit's t has passed.", _COUNT),
+    "RateLimit-Policy": ('IETF RateLimit fields draft: "<policy>";q=<limit>;w=60', {"type": "string"}),
+    "RateLimit": (
+        'IETF RateLimit fields draft: "<policy>";r=<remaining>;t=<seconds until a full budget, '
+        "or until the next admitted request when denied>",
+        {"type": "string"},
+    ),
+}
+RETRY_AFTER = _header("Seconds until the next request is admitted.", _COUNT, required=True)
+WWW_AUTHENTICATE = _header("Always `Bearer`.", {"type": "string", "const": "Bearer"}, required=True)
+ALLOW = _header("The methods this path allows.", {"type": "string"}, required=True)
+
+
+def rate_limit_headers(*, required: bool) -> dict[str, Any]:
+    """The limiter's headers: on every answer to a counted request (required where always present)."""
+    return {name: _header(text, schema, required=required) for name, (text, schema) in _RATE_LIMIT.items()}
+
+
+def _ref(model: type) -> dict[str, str]:
+    return {"$ref": REF.format(name=model.__name__)}
+
+
+def json_response(schema: dict[str, Any], description: str, headers: dict[str, Any]) -> dict[str, Any]:
+    """One response object: a JSON body and its headers (X-Request-ID on every one)."""
+    return {
+        "description": description,
+        "headers": {"X-Request-ID": REQUEST_ID, **headers},
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+def _error_headers(status: str) -> dict[str, Any]:
+    if status == "405":  # routing answers before auth: nothing was counted
+        return {"Allow": ALLOW}
+    if status == "429":
+        return {**rate_limit_headers(required=True), "Retry-After": RETRY_AFTER}
+    counted = rate_limit_headers(required=False)  # present once the limiter has decided
+    return {**counted, "WWW-Authenticate": WWW_AUTHENTICATE} if status == "401" else counted
+
+
+def responses(ok: type, *errors: str, notes: dict[str, str] | None = None) -> dict[str, Any]:
+    """200 with `ok`, then COMMON plus the operation's own error statuses, each with ErrorBody."""
+    result = {"200": json_response(_ref(ok), "OK", rate_limit_headers(required=True))}
+    for status in sorted({*COMMON, *errors}):
+        description = (notes or {}).get(status, ERRORS[status])
+        result[status] = json_response(_ref(ErrorBody), description, _error_headers(status))
+    return result
+
+
+def public_responses(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """A public document: no key, no limiter; 405 for other methods."""
+    return {
+        "200": json_response(schema, description, {}),
+        "405": json_response(_ref(ErrorBody), ERRORS["405"], {"Allow": ALLOW}),
+    }
