@@ -5,19 +5,14 @@
 -- ARGV[1]: burst (requests the full bucket holds)
 -- ARGV[2]: emission interval in microseconds (period / rate, rounded up)
 -- ARGV[3]: optional: a count n of requests to decide one after the other (default 1; a process
---          coalesces the hits of one bucket within one event-loop tick), or "peek": decide as if
---          for one request but write nothing
+--          coalesces the hits of one bucket within one event-loop tick)
 -- Returns {now_epoch_us, then per request: allowed 0/1, remaining, retry_after_us, reset_after_us},
 -- exactly what n single calls at the same Redis TIME would return.
 -- A denied request writes nothing, so it does not consume quota.
 local key = KEYS[1]
 local burst = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
-local peek = ARGV[3] == "peek"
-local count = 1
-if ARGV[3] and not peek then
-  count = tonumber(ARGV[3])
-end
+local count = tonumber(ARGV[3] or "1")
 
 local t = redis.call("TIME")
 -- Shifted to 2017-01-01 so the stored theoretical arrival time (TAT) stays short.
@@ -37,8 +32,6 @@ for _ = 1, count do
   if diff < 0 then
     -- Denied: nothing changes, so every later request of the batch is denied alike.
     reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4] = 0, 0, -diff, tat - now
-  elseif peek then
-    reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4] = 1, math.floor(diff / interval), 0, tat - now
   else
     admitted = admitted + 1
     tat = new_tat

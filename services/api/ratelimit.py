@@ -147,10 +147,10 @@ class _Batch:
         return self.bucket, self.limit
 
 
-def gcra_command(bucket: str, limit: int, third: bytes) -> bytes:
-    """gcra.lua's EVALSHA for one bucket: `third` is the count of hits, or b"peek"."""
+def gcra_command(bucket: str, limit: int, count: int) -> bytes:
+    """gcra.lua's EVALSHA deciding `count` hits of one bucket."""
     return pack_command(
-        b"EVALSHA", GCRA_SHA, b"1", bucket.encode(), b"%d" % limit, b"%d" % interval_us(limit), third
+        b"EVALSHA", GCRA_SHA, b"1", bucket.encode(), b"%d" % limit, b"%d" % interval_us(limit), b"%d" % count
     )
 
 
@@ -219,22 +219,15 @@ class RateLimiter:
         """Count one request without a valid key against the client IP's (stricter) budget."""
         return await self._hit(ip_bucket(ip), self.ip_limit_per_min, IP_POLICY)
 
-    async def peek_ip(self, ip: str) -> Decision:
-        """Would the client IP's budget admit a request? Charges nothing (a valid key is not charged)."""
-        return await self._hit(ip_bucket(ip), self.ip_limit_per_min, IP_POLICY, peek=True)
-
-    async def _hit(self, bucket: str, limit: int, policy: str, *, peek: bool = False) -> Decision:
+    async def _hit(self, bucket: str, limit: int, policy: str) -> Decision:
         if not self._use_redis():
-            return self._fallback(bucket, limit, policy, peek=peek)
-        if not peek:
-            return await self._join(bucket, limit, policy)
-        decision = await self._peek(bucket, limit, policy)
-        return decision or self._fallback(bucket, limit, policy, peek=True)
+            return self._fallback(bucket, limit, policy)
+        return await self._join(bucket, limit, policy)
 
-    def _fallback(self, bucket: str, limit: int, policy: str, *, peek: bool = False) -> Decision:
+    def _fallback(self, bucket: str, limit: int, policy: str) -> Decision:
         """Decide in-process (Redis failed or is being skipped)."""
         self.fallback_count += 1
-        outcome = self.local.hit(bucket, limit, interval_us(limit), peek=peek)
+        outcome = self.local.hit(bucket, limit, interval_us(limit))
         return _decision(outcome, limit, policy, "fallback")
 
     def _join(self, bucket: str, limit: int, policy: str) -> asyncio.Future[Decision]:
@@ -266,7 +259,7 @@ class RateLimiter:
         self.batches += 1
         probing = self._probing = self._degraded
         self._in_flight.add(batch.key)
-        reply = self._pipe.call(gcra_command(batch.bucket, batch.limit, b"%d" % len(batch.waiters)))
+        reply = self._pipe.call(gcra_command(batch.bucket, batch.limit, len(batch.waiters)))
         reply.add_done_callback(functools.partial(self._answered, batch, probing))
 
     def _answered(self, batch: _Batch, probing: bool, reply: asyncio.Future[list[int]]) -> None:
@@ -293,21 +286,6 @@ class RateLimiter:
         if bucket not in self._spare and len(self._spare) >= MAX_SPARE_KEYS:
             self._spare.clear()
         self._spare[bucket] = spare
-
-    async def _peek(self, bucket: str, limit: int, policy: str) -> Decision | None:
-        """Decide one request, write nothing (not coalesced: only uncached key lookups peek)."""
-        probing = self._probing = self._degraded
-        reply = self._pipe.call(gcra_command(bucket, limit, b"peek"))
-        try:
-            await reply
-        except RedisError:
-            pass  # _outcomes records the failure
-        except asyncio.CancelledError:  # the request was cancelled, not Redis failing
-            if probing:
-                self._probing = False
-            raise
-        outcomes = self._outcomes(reply, probing)
-        return None if outcomes is None else _decision(outcomes[0], limit, policy, "redis")
 
     def _outcomes(self, reply: asyncio.Future[list[int]], probing: bool) -> list[Outcome] | None:
         """The script's outcomes, or None (and the failure recorded) if Redis erred or was too slow."""

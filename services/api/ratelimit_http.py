@@ -1,8 +1,8 @@
 """aiohttp side of rate limiting: the limiter's cleanup context, headers, auth's hooks.
 
 Wiring (services/api/app.py): ratelimit_ctx in cleanup_ctx; without it nothing is limited. auth
-calls `await guard_key_lookup(request)` just before looking an uncached key up in Postgres,
-`await charge_failed_auth(request)` when a request fails to authenticate, and `charge_key` (or
+calls `await charge_failed_auth(request)` when a request fails to authenticate (only then does
+the client IP's budget count), and `charge_key` (or
 `charge_key_early` for a read) once it knows the key. Each decision leaves its headers under
 shared.middleware's response_headers_key, so every /api/v1 response carries them, errors included.
 """
@@ -87,21 +87,6 @@ async def charge_failed_auth(request: web.Request) -> None:
     decision = await limiter.hit_ip(client_ip(request))
     note_decision(request, decision)
     if not decision.allowed:
-        raise rate_limited(decision, by_ip=True)
-
-
-async def guard_key_lookup(request: web.Request) -> None:
-    """Auth calls this before a Postgres lookup of an uncached key: 429 once the IP is over budget.
-
-    Only a peek: a valid key is never charged to its IP (a burst of first requests after a
-    restart must not hit the IP limit); the failed lookup is charged when its 401 is rendered.
-    """
-    limiter = request.app.get(limiter_key)
-    if limiter is None:
-        return
-    decision = await limiter.peek_ip(client_ip(request))
-    if not decision.allowed:
-        note_decision(request, decision)
         raise rate_limited(decision, by_ip=True)
 
 

@@ -32,16 +32,14 @@ class LocalGcra:
         self.max_keys = max_keys
         self._tat: dict[str, int] = {}
 
-    def hit(self, key: str, burst: int, interval_us: int, *, peek: bool = False) -> Outcome:
-        """Admit or deny one request, exactly as the Redis script would (peek: change nothing)."""
+    def hit(self, key: str, burst: int, interval_us: int) -> Outcome:
+        """Admit or deny one request, exactly as the Redis script would."""
         now = self.clock_us()
         tat = max(self._tat.get(key, now), now)
         new_tat = tat + interval_us
         diff = now - (new_tat - burst * interval_us)
         if diff < 0:
             return 0, 0, -diff, tat - now, self.epoch_us()
-        if peek:
-            return 1, diff // interval_us, 0, tat - now, self.epoch_us()
         if key not in self._tat and len(self._tat) >= self.max_keys:
             self._prune(now)
         self._tat[key] = new_tat

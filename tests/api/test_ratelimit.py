@@ -180,22 +180,6 @@ def test_limit_comes_from_override_then_plan_then_default(settings: Settings) ->
     assert limit_for(custom, "retired-plan", None) == 60
 
 
-async def test_ip_peek_decides_without_charging(clients: list[RedisPipe]) -> None:
-    closed_port = pipe_to(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.2)
-    redis_limiter, fallback = limiter_on(clients[0], ip_limit=2), limiter_on(closed_port, ip_limit=2)
-    for limiter in (redis_limiter, fallback):
-        peeks = [await limiter.peek_ip("198.51.100.9") for _ in range(4)]
-        assert [(d.allowed, d.remaining) for d in peeks] == [(True, 1)] * 4
-        assert [(await limiter.hit_ip("198.51.100.9")).allowed for _ in range(3)] == [True, True, False]
-        blocked = await limiter.peek_ip("198.51.100.9")
-        assert not blocked.allowed and blocked.policy == IP_POLICY and blocked.retry_after_s > 0
-    assert {d.source for d in (await redis_limiter.peek_ip("x"), await fallback.peek_ip("x"))} == {
-        "redis",
-        "fallback",
-    }
-    await closed_port.aclose()
-
-
 # Coalescing: the hits of one bucket within one event-loop tick share one EVALSHA, and hits that
 # arrive while it is in flight share the next; each request still gets its own exact decision.
 
