@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.api.ratelimit import GCRA_SCRIPT, PERIOD_S, Decision, LimitedKey, RateLimiter, limit_for_key
+from services.api.ratelimit import WINDOW_SCRIPT, Decision, LimitedKey, RateLimiter, limit_for_key
 from shared import errors
 from shared.middleware import response_headers_key
 from shared.redis_pipe import RedisPipe
@@ -28,7 +28,7 @@ async def ratelimit_ctx(app: web.Application) -> AsyncIterator[None]:
     """The process's RateLimiter, on a pipelined Redis connection of its own."""
     settings = app[settings_key]
     pipe = RedisPipe(
-        settings.redis_url, timeout_s=settings.rate_limit_timeout_ms / 1000, scripts=(GCRA_SCRIPT,)
+        settings.redis_url, timeout_s=settings.rate_limit_timeout_ms / 1000, scripts=(WINDOW_SCRIPT,)
     )
     limiter = RateLimiter(pipe, ip_limit_per_min=settings.ip_rate_limit_per_min)
     await limiter.warm_up()
@@ -38,15 +38,15 @@ async def ratelimit_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 @functools.lru_cache(maxsize=1024)  # a few plans plus per-key overrides
-def _policy_fields(policy: str, limit: int) -> tuple[str, str, str]:
-    """The header values that depend only on the policy: built once per (policy, limit)."""
-    return str(limit), f'"{policy}";q={limit};w={PERIOD_S}', f'"{policy}";r='
+def _policy_fields(policy: str, limit: int, period_s: int) -> tuple[str, str, str]:
+    """The header values that depend only on the policy: built once per (policy, limit, period)."""
+    return str(limit), f'"{policy}";q={limit};w={period_s}', f'"{policy}";r='
 
 
 def headers_for(decision: Decision) -> dict[str, str]:
     """X-RateLimit-*, the IETF RateLimit-Policy/RateLimit fields (draft -08..-11), Retry-After on deny."""
     window = decision.window_s
-    limit, policy, rate_prefix = _policy_fields(decision.policy, decision.limit)
+    limit, policy, rate_prefix = _policy_fields(decision.policy, decision.limit, decision.period_s)
     remaining = str(decision.remaining)
     headers = {
         "X-RateLimit-Limit": limit,
@@ -64,7 +64,8 @@ def rate_limited(decision: Decision, *, by_ip: bool) -> errors.RateLimited:
     """The 429 for a denied decision: detail says when to retry; headers included."""
     who = "from this IP address without a valid API key" if by_ip else "for this API key"
     detail = (
-        f"Rate limit exceeded {who}: {decision.limit} requests per minute. Retry after {decision.window_s} s."
+        f"Rate limit exceeded {who}: at most {decision.limit} requests in any {decision.period_s} s."
+        f" Retry after {decision.window_s} s."
     )
     return errors.RateLimited(detail, decision.window_s, headers=headers_for(decision))
 
