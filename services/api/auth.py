@@ -11,7 +11,6 @@ from services.api.ratelimit_http import (
     charge_failed_auth,
     charge_key,
     charge_key_early,
-    guard_key_lookup,
     rate_limited,
     settle_early_charge,
 )
@@ -66,8 +65,10 @@ async def authenticate(request: web.Request, key: str) -> ApiKeyInfo:
     key_hash = hash_key(key)
     hit, info = cache.get(key_hash)
     if not hit:
-        await guard_key_lookup(request)  # a flood of unknown keys is cut off before Postgres
         # The only Postgres round trip of auth: once per key per TTL (or per second without pub/sub).
+        # Not gated by the client IP's budget: a valid key is judged by its own budget alone, even
+        # from an IP that bad keys flooded (docs/rate-limits.md: a well-formed unknown key costs
+        # one indexed lookup, then its 401 or 429 is charged to the IP).
         generation = cache.generation
         row = await find_key_by_hash(request.app[statements_key], key_hash)
         info = None if row is None else _info_from(row)

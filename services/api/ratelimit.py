@@ -1,9 +1,11 @@
-"""Per-key and per-IP request budgets: GCRA in one Redis script, an in-process fallback if Redis fails.
+"""Per-key and per-IP request budgets: a sliding-window log in one Redis script, an in-process
+fallback if Redis fails.
 
-Semantics (docs/rate-limits.md): a limit of L per minute is a bucket of L requests that refills
-at L per 60 s. Denied requests consume nothing. One EVALSHA returns everything the response
-headers need; the hits of one bucket that arrive within one event-loop tick share that EVALSHA
-(the script decides them one after the other, exactly as separate calls would).
+Semantics (docs/rate-limits.md): a limit of L per minute admits at most L requests in any 60 s,
+exactly what `RateLimit-Policy: q=L;w=60` says. Denied requests consume nothing. One EVALSHA
+returns everything the response headers need; the hits of one bucket that arrive within one
+event-loop tick share that EVALSHA (the script decides them one after the other, exactly as
+separate calls would).
 """
 
 from __future__ import annotations
@@ -20,21 +22,21 @@ import msgspec
 import structlog
 from redis.exceptions import RedisError
 
-from services.api.ratelimit_local import LocalGcra, Outcome
+from services.api.ratelimit_local import LocalWindow, Outcome
 from shared.config import Settings
 from shared.redis_pipe import RedisPipe, pack_command
 
 log = structlog.get_logger(__name__)
 
-PERIOD_S = 60  # every limit is "requests per minute"
+PERIOD_S = 60  # every limit is "requests per minute": at most L in any 60 s
 KEY_POLICY = "default"  # RateLimit-Policy name for API keys
 IP_POLICY = "ip"  # ... and for requests without a valid key
 BACKOFF_S = 1.0  # after a Redis failure, skip Redis this long so requests don't all wait the timeout
 WARN_EVERY_S = 10.0  # at most one fallback warning per this interval (with a count)
 EARLY_MARGIN_SHARE = 10  # reads start early only while more than limit/this of the budget is left
 MAX_SPARE_KEYS = 100_000  # keys whose spare budget is remembered; beyond it all are forgotten
-GCRA_SCRIPT = (Path(__file__).parent / "gcra.lua").read_bytes()
-GCRA_SHA = hashlib.sha1(GCRA_SCRIPT, usedforsecurity=False).hexdigest().encode()
+WINDOW_SCRIPT = (Path(__file__).parent / "window.lua").read_bytes()
+WINDOW_SHA = hashlib.sha1(WINDOW_SCRIPT, usedforsecurity=False).hexdigest().encode()
 PING = pack_command(b"PING")
 
 
@@ -53,18 +55,19 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     """The limiter's verdict on one request and the bucket's state after it."""
 
     allowed: bool
-    limit: int  # requests per PERIOD_S, also the burst
+    limit: int  # requests admitted in any period_s
+    period_s: int  # the sliding window: RateLimit-Policy `w`
     remaining: int  # requests that would be admitted right now
-    reset_after_s: float  # until the bucket is full again
-    retry_after_s: float  # until the next request is admitted (0 when allowed)
+    t_s: float  # until `remaining` next grows (at most `remaining` more are admitted before)
+    retry_after_s: float  # until the next request is admitted: t_s when denied, 0 when allowed
     now_epoch_s: float  # the limiter's clock (Redis TIME) when it decided
     source: Literal["redis", "fallback"]
     policy: str
 
     @property
     def window_s(self) -> int:
-        """RateLimit `t`: whole seconds until the next request (denied) or a full bucket (allowed)."""
-        return math.ceil(self.reset_after_s if self.allowed else self.retry_after_s)
+        """RateLimit `t` (and Retry-After on a denial): t_s in whole seconds, rounded up."""
+        return math.ceil(self.t_s)
 
     @property
     def reset_epoch_s(self) -> int:
@@ -84,11 +87,6 @@ def limit_for_key(settings: Settings, key: LimitedKey) -> int:
     return limit_for(settings, key.plan, key.rate_limit_per_min)
 
 
-def interval_us(limit_per_min: int) -> int:
-    """GCRA emission interval, rounded up so the sustained rate never exceeds the limit."""
-    return -(-PERIOD_S * 1_000_000 // limit_per_min)
-
-
 def api_key_bucket(key_id: int) -> str:
     """Redis key of an API key's bucket; the hash tag keeps it on one Cluster slot."""
     return f"rl:{{k{key_id}}}"
@@ -99,13 +97,16 @@ def ip_bucket(ip: str) -> str:
     return f"rl:{{ip:{ip}}}"
 
 
-def _decision(outcome: Outcome, limit: int, policy: str, source: Literal["redis", "fallback"]) -> Decision:
-    allowed, remaining, retry_us, reset_us, now_us = outcome
+def _decision(
+    outcome: Outcome, limit: int, period_s: int, policy: str, source: Literal["redis", "fallback"]
+) -> Decision:
+    allowed, remaining, retry_us, t_us, now_us = outcome
     return Decision(
         allowed=allowed == 1,
         limit=limit,
+        period_s=period_s,
         remaining=int(remaining),
-        reset_after_s=reset_us / 1e6,
+        t_s=t_us / 1e6,
         retry_after_s=retry_us / 1e6,
         now_epoch_s=now_us / 1e6,
         source=source,
@@ -125,7 +126,7 @@ def _answer(waiters: list[asyncio.Future[Decision]], decisions: list[Decision]) 
 
 
 def outcomes_of(reply: list[int]) -> list[Outcome]:
-    """gcra.lua's reply {now, then 4 values per request} as one Outcome per request, in order."""
+    """window.lua's reply {now, then 4 values per request} as one Outcome per request, in order."""
     now = reply[0]
     return [(reply[i], reply[i + 1], reply[i + 2], reply[i + 3], now) for i in range(1, len(reply) - 3, 4)]
 
@@ -147,22 +148,30 @@ class _Batch:
         return self.bucket, self.limit
 
 
-def gcra_command(bucket: str, limit: int, third: bytes) -> bytes:
-    """gcra.lua's EVALSHA for one bucket: `third` is the count of hits, or b"peek"."""
+def window_command(bucket: str, limit: int, period_s: int, count: int) -> bytes:
+    """window.lua's EVALSHA deciding `count` hits of one bucket."""
     return pack_command(
-        b"EVALSHA", GCRA_SHA, b"1", bucket.encode(), b"%d" % limit, b"%d" % interval_us(limit), third
+        b"EVALSHA",
+        WINDOW_SHA,
+        b"1",
+        bucket.encode(),
+        b"%d" % limit,
+        b"%d" % (period_s * 1_000_000),
+        b"%d" % count,
     )
 
 
 class RateLimiter:
-    """Shared GCRA buckets in Redis; fails open to per-process buckets while Redis misbehaves.
+    """Shared sliding-window logs in Redis; fails open to per-process logs while Redis misbehaves.
 
-    The pipe's timeout is the limiter's: a Redis slower than that is treated as down.
+    The pipe's timeout is the limiter's: a Redis slower than that is treated as down. `period_s`
+    is the window every limit applies to (60 s: limits are per minute; tests shorten it).
     """
 
-    def __init__(self, pipe: RedisPipe, *, ip_limit_per_min: int) -> None:
+    def __init__(self, pipe: RedisPipe, *, ip_limit_per_min: int, period_s: int = PERIOD_S) -> None:
         self.ip_limit_per_min = ip_limit_per_min
-        self.local = LocalGcra()
+        self.period_s = period_s
+        self.local = LocalWindow()
         self.fallback_count = 0  # metric: requests decided in-process because Redis failed
         self.redis_failures = 0  # metric: Redis calls that timed out or errored
         self.batches = 0  # metric: EVALSHAs sent for hits (each decides one or more requests)
@@ -219,23 +228,16 @@ class RateLimiter:
         """Count one request without a valid key against the client IP's (stricter) budget."""
         return await self._hit(ip_bucket(ip), self.ip_limit_per_min, IP_POLICY)
 
-    async def peek_ip(self, ip: str) -> Decision:
-        """Would the client IP's budget admit a request? Charges nothing (a valid key is not charged)."""
-        return await self._hit(ip_bucket(ip), self.ip_limit_per_min, IP_POLICY, peek=True)
-
-    async def _hit(self, bucket: str, limit: int, policy: str, *, peek: bool = False) -> Decision:
+    async def _hit(self, bucket: str, limit: int, policy: str) -> Decision:
         if not self._use_redis():
-            return self._fallback(bucket, limit, policy, peek=peek)
-        if not peek:
-            return await self._join(bucket, limit, policy)
-        decision = await self._peek(bucket, limit, policy)
-        return decision or self._fallback(bucket, limit, policy, peek=True)
+            return self._fallback(bucket, limit, policy)
+        return await self._join(bucket, limit, policy)
 
-    def _fallback(self, bucket: str, limit: int, policy: str, *, peek: bool = False) -> Decision:
+    def _fallback(self, bucket: str, limit: int, policy: str) -> Decision:
         """Decide in-process (Redis failed or is being skipped)."""
         self.fallback_count += 1
-        outcome = self.local.hit(bucket, limit, interval_us(limit), peek=peek)
-        return _decision(outcome, limit, policy, "fallback")
+        outcome = self.local.hit(bucket, limit, self.period_s * 1_000_000)
+        return _decision(outcome, limit, self.period_s, policy, "fallback")
 
     def _join(self, bucket: str, limit: int, policy: str) -> asyncio.Future[Decision]:
         """Queue one hit on the bucket's next batch, sent at the end of this tick unless one is in flight."""
@@ -266,7 +268,7 @@ class RateLimiter:
         self.batches += 1
         probing = self._probing = self._degraded
         self._in_flight.add(batch.key)
-        reply = self._pipe.call(gcra_command(batch.bucket, batch.limit, b"%d" % len(batch.waiters)))
+        reply = self._pipe.call(window_command(batch.bucket, batch.limit, self.period_s, len(batch.waiters)))
         reply.add_done_callback(functools.partial(self._answered, batch, probing))
 
     def _answered(self, batch: _Batch, probing: bool, reply: asyncio.Future[list[int]]) -> None:
@@ -276,7 +278,7 @@ class RateLimiter:
         if outcomes is None:
             _answer(batch.waiters, self._fallbacks(batch))
         else:
-            decisions = [_decision(o, batch.limit, batch.policy, "redis") for o in outcomes]
+            decisions = [_decision(o, batch.limit, self.period_s, batch.policy, "redis") for o in outcomes]
             if batch.policy == KEY_POLICY:
                 queued = len(following.waiters) if following else 0
                 self._remember(batch.bucket, decisions[-1].remaining - early_margin(batch.limit) - queued)
@@ -293,21 +295,6 @@ class RateLimiter:
         if bucket not in self._spare and len(self._spare) >= MAX_SPARE_KEYS:
             self._spare.clear()
         self._spare[bucket] = spare
-
-    async def _peek(self, bucket: str, limit: int, policy: str) -> Decision | None:
-        """Decide one request, write nothing (not coalesced: only uncached key lookups peek)."""
-        probing = self._probing = self._degraded
-        reply = self._pipe.call(gcra_command(bucket, limit, b"peek"))
-        try:
-            await reply
-        except RedisError:
-            pass  # _outcomes records the failure
-        except asyncio.CancelledError:  # the request was cancelled, not Redis failing
-            if probing:
-                self._probing = False
-            raise
-        outcomes = self._outcomes(reply, probing)
-        return None if outcomes is None else _decision(outcomes[0], limit, policy, "redis")
 
     def _outcomes(self, reply: asyncio.Future[list[int]], probing: bool) -> list[Outcome] | None:
         """The script's outcomes, or None (and the failure recorded) if Redis erred or was too slow."""

@@ -1,8 +1,8 @@
 """aiohttp side of rate limiting: the limiter's cleanup context, headers, auth's hooks.
 
 Wiring (services/api/app.py): ratelimit_ctx in cleanup_ctx; without it nothing is limited. auth
-calls `await guard_key_lookup(request)` just before looking an uncached key up in Postgres,
-`await charge_failed_auth(request)` when a request fails to authenticate, and `charge_key` (or
+calls `await charge_failed_auth(request)` when a request fails to authenticate (only then does
+the client IP's budget count), and `charge_key` (or
 `charge_key_early` for a read) once it knows the key. Each decision leaves its headers under
 shared.middleware's response_headers_key, so every /api/v1 response carries them, errors included.
 """
@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.api.ratelimit import GCRA_SCRIPT, PERIOD_S, Decision, LimitedKey, RateLimiter, limit_for_key
+from services.api.ratelimit import WINDOW_SCRIPT, Decision, LimitedKey, RateLimiter, limit_for_key
 from shared import errors
 from shared.middleware import response_headers_key
 from shared.redis_pipe import RedisPipe
@@ -28,7 +28,7 @@ async def ratelimit_ctx(app: web.Application) -> AsyncIterator[None]:
     """The process's RateLimiter, on a pipelined Redis connection of its own."""
     settings = app[settings_key]
     pipe = RedisPipe(
-        settings.redis_url, timeout_s=settings.rate_limit_timeout_ms / 1000, scripts=(GCRA_SCRIPT,)
+        settings.redis_url, timeout_s=settings.rate_limit_timeout_ms / 1000, scripts=(WINDOW_SCRIPT,)
     )
     limiter = RateLimiter(pipe, ip_limit_per_min=settings.ip_rate_limit_per_min)
     await limiter.warm_up()
@@ -38,15 +38,15 @@ async def ratelimit_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 @functools.lru_cache(maxsize=1024)  # a few plans plus per-key overrides
-def _policy_fields(policy: str, limit: int) -> tuple[str, str, str]:
-    """The header values that depend only on the policy: built once per (policy, limit)."""
-    return str(limit), f'"{policy}";q={limit};w={PERIOD_S}', f'"{policy}";r='
+def _policy_fields(policy: str, limit: int, period_s: int) -> tuple[str, str, str]:
+    """The header values that depend only on the policy: built once per (policy, limit, period)."""
+    return str(limit), f'"{policy}";q={limit};w={period_s}', f'"{policy}";r='
 
 
 def headers_for(decision: Decision) -> dict[str, str]:
     """X-RateLimit-*, the IETF RateLimit-Policy/RateLimit fields (draft -08..-11), Retry-After on deny."""
     window = decision.window_s
-    limit, policy, rate_prefix = _policy_fields(decision.policy, decision.limit)
+    limit, policy, rate_prefix = _policy_fields(decision.policy, decision.limit, decision.period_s)
     remaining = str(decision.remaining)
     headers = {
         "X-RateLimit-Limit": limit,
@@ -64,7 +64,8 @@ def rate_limited(decision: Decision, *, by_ip: bool) -> errors.RateLimited:
     """The 429 for a denied decision: detail says when to retry; headers included."""
     who = "from this IP address without a valid API key" if by_ip else "for this API key"
     detail = (
-        f"Rate limit exceeded {who}: {decision.limit} requests per minute. Retry after {decision.window_s} s."
+        f"Rate limit exceeded {who}: at most {decision.limit} requests in any {decision.period_s} s."
+        f" Retry after {decision.window_s} s."
     )
     return errors.RateLimited(detail, decision.window_s, headers=headers_for(decision))
 
@@ -87,21 +88,6 @@ async def charge_failed_auth(request: web.Request) -> None:
     decision = await limiter.hit_ip(client_ip(request))
     note_decision(request, decision)
     if not decision.allowed:
-        raise rate_limited(decision, by_ip=True)
-
-
-async def guard_key_lookup(request: web.Request) -> None:
-    """Auth calls this before a Postgres lookup of an uncached key: 429 once the IP is over budget.
-
-    Only a peek: a valid key is never charged to its IP (a burst of first requests after a
-    restart must not hit the IP limit); the failed lookup is charged when its 401 is rendered.
-    """
-    limiter = request.app.get(limiter_key)
-    if limiter is None:
-        return
-    decision = await limiter.peek_ip(client_ip(request))
-    if not decision.allowed:
-        note_decision(request, decision)
         raise rate_limited(decision, by_ip=True)
 
 

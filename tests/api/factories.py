@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.api.ratelimit import GCRA_SCRIPT
+from services.api.ratelimit import WINDOW_SCRIPT
 from shared.db.accounts import insert_account
 from shared.db.agents import insert_agent
 from shared.db.api_keys import insert_key
@@ -146,4 +146,4 @@ async def insert_list_row(
 
 def pipe_to(url: str, timeout_s: float = 0.5) -> RedisPipe:
     """The limiter's Redis connection, as ratelimit_ctx makes it."""
-    return RedisPipe(url, timeout_s=timeout_s, scripts=(GCRA_SCRIPT,))
+    return RedisPipe(url, timeout_s=timeout_s, scripts=(WINDOW_SCRIPT,))

@@ -12,17 +12,13 @@ import pytest
 import structlog
 import structlog.testing
 from aiohttp import web
-from aiohttp.test_utils import TestClient, make_mocked_request
+from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
 from services.api.auth import auth_middleware
 from services.api.keysync import key_cache_ctx
 from services.api.ratelimit import RateLimiter
-from services.api.ratelimit_http import (
-    guard_key_lookup,
-    limiter_key,
-    ratelimit_ctx,
-)
+from services.api.ratelimit_http import limiter_key, ratelimit_ctx
 from services.api.typedefs import key_cache_key
 from shared import errors
 from shared.config import Settings
@@ -123,20 +119,22 @@ async def test_headers_track_the_bucket_until_429(
         assert reply.headers["X-RateLimit-Limit"] == "5"
         assert reply.headers["X-RateLimit-Remaining"] == str(expected)
         assert reply.headers["RateLimit-Policy"] == '"default";q=5;w=60'
+        # t: until the first request leaves the 60 s window (at most `r` more are admitted before)
         t = int(reply.headers["RateLimit"].rpartition("t=")[2])
-        assert reply.headers["RateLimit"] == f'"default";r={expected};t={t}'
+        assert reply.headers["RateLimit"] == f'"default";r={expected};t={t}' and 59 <= t <= 60
         assert 0 < int(reply.headers["X-RateLimit-Reset"]) - time.time() <= t + 1
         assert "Retry-After" not in reply.headers
     denied = await client.get("/api/v1/ping", headers=bearer(key))
     assert denied.status == 429
     retry = int(denied.headers["Retry-After"])
-    assert 1 <= retry <= 12  # one token every 12 s
+    assert 59 <= retry <= 60  # q=5;w=60 means it: no sixth request until the first leaves the window
     assert denied.headers["RateLimit"] == f'"default";r=0;t={retry}'
     assert denied.headers["X-RateLimit-Remaining"] == "0"
     assert retry - 1 <= int(denied.headers["X-RateLimit-Reset"]) - time.time() <= retry + 1
     body = await denied.json()
     assert body == {
-        "detail": f"Rate limit exceeded for this API key: 5 requests per minute. Retry after {retry} s."
+        "detail": "Rate limit exceeded for this API key: at most 5 requests in any 60 s."
+        f" Retry after {retry} s."
     }
 
 
@@ -159,9 +157,9 @@ async def test_concurrent_requests_get_their_own_consistent_headers(
         assert reply.headers["X-RateLimit-Limit"] == "8"
         assert t - 1 <= int(reply.headers["X-RateLimit-Reset"]) - time.time() <= t + 1
         if reply.status == 429:
-            assert remaining == "0" and reply.headers["Retry-After"] == str(t) and 1 <= t <= 8
+            assert remaining == "0" and reply.headers["Retry-After"] == str(t) and 59 <= t <= 60
         else:
-            assert "Retry-After" not in reply.headers and t <= 60
+            assert "Retry-After" not in reply.headers and 59 <= t <= 60
 
 
 async def test_error_responses_carry_the_headers(
@@ -238,24 +236,65 @@ async def test_requests_without_a_valid_key_are_limited_per_ip(
     assert blocked.status == 429
     retry = int(blocked.headers["Retry-After"])
     assert (await blocked.json())["detail"] == (
-        "Rate limit exceeded from this IP address without a valid API key: 3 requests per minute. "
+        "Rate limit exceeded from this IP address without a valid API key: at most 3 requests in any 60 s. "
         f"Retry after {retry} s."
     )
     still_good = await client.get("/api/v1/ping", headers=bearer(good))
     assert still_good.status == 200 and still_good.headers["RateLimit-Policy"] == '"default";q=60;w=60'
 
 
-async def test_bad_key_flood_stops_reaching_postgres(
+async def until_subscribed(client: TestClient) -> None:
+    """Subscribing clears the key cache (messages may have been missed): wait for it, or that
+    clear can land mid-test and send a cached key back to Postgres."""
+    cache = client.app[key_cache_key]
+
+    async def subscribed() -> bool:
+        return cache.healthy
+
+    await eventually(subscribed, 10, "the key-change subscription")
+
+
+async def test_a_valid_key_is_judged_by_its_own_budget_even_from_a_flooded_ip(
+    aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
+) -> None:
+    client: TestClient = await aiohttp_client(
+        make_app(msgspec.structs.replace(settings, ip_rate_limit_per_min=3))
+    )
+    await until_subscribed(client)
+    flood = [(await client.get("/api/v1/ping", headers=bearer(f"rr_live_{i:040d}"))).status for i in range(8)]
+    assert flood == [401] * 3 + [429] * 5  # the IP is over its budget
+    good = await new_key(pg, "a@example.com")  # never seen by this process: its cache entry is cold
+    cache = client.app[key_cache_key]
+    for n in range(4):
+        cache.clear()  # cold again: every request below looks the key up in Postgres
+        reply = await client.get("/api/v1/ping", headers=bearer(good))
+        assert reply.status == 200, await reply.text()
+        assert reply.headers["RateLimit-Policy"] == '"default";q=60;w=60'  # its own budget, not the IP's
+        assert reply.headers["X-RateLimit-Remaining"] == str(59 - n)
+        bad = await client.get("/api/v1/ping", headers=bearer(f"rr_live_{n:039d}x"))  # the flood goes on
+        assert bad.status == 429 and bad.headers["RateLimit-Policy"] == '"ip";q=3;w=60'
+
+
+async def test_a_bad_key_flood_costs_one_indexed_lookup_per_distinct_well_formed_key(
     aiohttp_client: AiohttpClient, settings: Settings
 ) -> None:
     app = make_app(msgspec.structs.replace(settings, ip_rate_limit_per_min=5))
     client: TestClient = await aiohttp_client(app)
+    await until_subscribed(client)
     statuses = [
-        (await client.get("/api/v1/ping", headers=bearer(f"rr_live_{i:040d}"))).status for i in range(50)
+        (await client.get("/api/v1/ping", headers=bearer(f"rr_live_{i:040d}"))).status for i in range(30)
     ]
-    assert statuses == [401] * 5 + [429] * 45
-    lookups = [query for query in app[queries_key] if "key_hash" in query]
-    assert len(lookups) == 5
+    assert statuses == [401] * 5 + [429] * 25
+
+    def lookups() -> int:
+        return len([query for query in app[queries_key] if "key_hash" in query])
+
+    assert lookups() == 30  # one per distinct well-formed key, then its 401 or 429 (deliberate)
+    for _ in range(20):  # a repeated unknown key is answered from the negative cache
+        assert (await client.get("/api/v1/ping", headers=bearer(f"rr_live_{0:040d}"))).status == 429
+    for junk in ("rr_live_short", "sk_live_" + "x" * 40, "rr_live_" + "!" * 40):  # shape check: no lookup
+        assert (await client.get("/api/v1/ping", headers=bearer(junk))).status == 429
+    assert lookups() == 30
 
 
 def reads(app: web.Application) -> int:
@@ -295,23 +334,6 @@ async def test_a_read_started_early_is_refused_when_other_processes_spent_the_bu
     assert reads(app) == reads_run and limiter.early_hits == 1
 
 
-async def test_guard_only_peeks_and_raises_once_the_ip_is_over(pipe: RedisPipe) -> None:
-    app = web.Application()
-    limiter = app[limiter_key] = RateLimiter(pipe, ip_limit_per_min=2)
-    request = make_mocked_request("GET", "/api/v1/ping", app=app)
-    for _ in range(5):
-        await guard_key_lookup(request)  # peeks charge nothing: valid keys never use the IP budget
-    assert [(await limiter.hit_ip(request.remote or "unknown")).allowed for _ in range(3)] == [
-        True,
-        True,
-        False,
-    ]
-    with pytest.raises(errors.RateLimited) as raised:
-        await guard_key_lookup(request)
-    assert raised.value.headers["RateLimit-Policy"] == '"ip";q=2;w=60'
-    assert raised.value.retry_after_s == int(raised.value.headers["Retry-After"]) >= 1
-
-
 async def test_api_keeps_serving_when_redis_is_down(
     aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
 ) -> None:
@@ -322,4 +344,4 @@ async def test_api_keeps_serving_when_redis_is_down(
     assert [r.status for r in replies] == [200, 200, 200, 429]
     assert [r.headers["X-RateLimit-Remaining"] for r in replies] == ["2", "1", "0", "0"]
     limiter = client.server.app[limiter_key]
-    assert limiter.fallback_count == 4 + 1  # every decision, and the IP peek before the lookup
+    assert limiter.fallback_count == 4  # every decision; the key's lookup touched no IP budget

@@ -25,7 +25,7 @@ from tests.api.factories import make_key
 from tests.helpers import REPO_ROOT, eventually
 
 PROCESSES = 4
-LIMIT = 20  # one token per 3 s, far longer than the burst takes
+LIMIT = 20  # in any 60 s
 
 
 def serve_test_app() -> None:
@@ -112,16 +112,15 @@ async def test_four_processes_admit_exactly_the_limit(api: Api, pg: asyncpg.Pool
         assert {s for s, _ in await asyncio.gather(*(get(session, url, warm) for _ in range(160)))} == {200}
         started = time.monotonic()
         replies = await asyncio.gather(*(get(session, url, key) for _ in range(PROCESSES * LIMIT)))
-        assert time.monotonic() - started < 3.0, "the burst outlasted one emission interval"
+        elapsed = time.monotonic() - started
         admitted = [headers for status, headers in replies if status == 200]
         denied = [headers for status, headers in replies if status == 429]
         assert len(admitted) == LIMIT and len(denied) == (PROCESSES - 1) * LIMIT
         assert sorted(int(h["X-RateLimit-Remaining"]) for h in admitted) == list(range(LIMIT))
-        assert all(1 <= int(h["Retry-After"]) <= 3 for h in denied)
+        # Nothing comes back before the burst's first request leaves the 60 s window (being
+        # admitted again once it has is test_ratelimit.py's, on a 1 s window).
+        assert all(59 - elapsed <= int(h["Retry-After"]) <= 60 for h in denied)
         assert all(h["RateLimit"] == f'"default";r=0;t={h["Retry-After"]}' for h in denied)
         assert (await get(session, url, other))[0] == 200  # a second key of the account has its own budget
-        deadline = time.monotonic() + 10
-        while (await get(session, url, key))[0] != 200:
-            assert time.monotonic() < deadline, "the key was not admitted again after the window"
-            await asyncio.sleep(0.05)
+        assert (await get(session, url, key))[0] == 429  # still, after the other key's request
     assert "rate_limiter_fallback" not in api.log.read_text()  # every decision came from Redis
