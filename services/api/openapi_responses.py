@@ -35,15 +35,19 @@ REQUEST_ID = _header(
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _RATE_LIMIT: dict[str, tuple[str, dict[str, Any]]] = {
     "X-RateLimit-Limit": (
-        "Requests per minute allowed to this key (to the client IP for a request without a valid key).",
+        "At most this many requests are admitted to this key in any 60 s (to the client IP for a "
+        "request without a valid key).",
         _COUNT,
     ),
     "X-RateLimit-Remaining": ("Requests that would be admitted right now.", _COUNT),
     "X-RateLimit-Reset": ("Unix time (seconds) by which RateLimit's t has passed.", _COUNT),
-    "RateLimit-Policy": ('IETF RateLimit fields draft: "<policy>";q=<limit>;w=60', {"type": "string"}),
+    "RateLimit-Policy": (
+        'IETF RateLimit fields draft: "<policy>";q=<limit>;w=60, at most q requests in any 60 s',
+        {"type": "string"},
+    ),
     "RateLimit": (
-        'IETF RateLimit fields draft: "<policy>";r=<remaining>;t=<seconds until a full budget, '
-        "or until the next admitted request when denied>",
+        'IETF RateLimit fields draft: "<policy>";r=<remaining>;t=<seconds>: at most r more requests '
+        "are admitted in the next t seconds; on a 429, t equals Retry-After",
         {"type": "string"},
     ),
 }
