@@ -16,12 +16,15 @@ from aiohttp.typedefs import Handler
 
 from shared import errors
 from shared.config import Settings
+from shared.keys import KEY_PREFIX
 from shared.web import json_response, settings_key
 
 log = structlog.get_logger("request")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# A request id is logged and echoed: one that holds a secret's prefix (a pasting slip) is replaced.
+_SECRET_MARKERS = (KEY_PREFIX, "whsec_")
 _random_bits = random.getrandbits
 
 STATUS_BY_ERROR: dict[type[errors.AppError], int] = {
@@ -39,7 +42,7 @@ STATUS_BY_ERROR: dict[type[errors.AppError], int] = {
 def request_id_for(request: web.Request) -> str:
     """The caller's X-Request-ID if it is a sane token, else a fresh one."""
     incoming = request.headers.get(REQUEST_ID_HEADER)
-    if incoming and _VALID_REQUEST_ID.match(incoming):
+    if incoming and _VALID_REQUEST_ID.match(incoming) and not any(m in incoming for m in _SECRET_MARKERS):
         return incoming
     # 128 random bits as 32 hex digits, like a uuid4's hex. An id must be unique, not secret, so
     # the Mersenne Twister (reseeded in forked children) serves, without a getrandom() syscall.
@@ -133,11 +136,18 @@ request_id_key = web.RequestKey("request_id", str)
 response_headers_key = web.RequestKey("response_headers", dict[str, str])
 
 
+def route_of(request: web.Request) -> str:
+    """What a log line names: the route's template (/api/v1/agents/{id}), never the path itself,
+    where a client may put anything, its API key or webhook secret included."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
+
+
 def render_failure(request: web.Request, exc: Exception) -> web.Response:
     """The envelope for what a handler raised (call it in the except block: unexpected exceptions
     are logged with their traceback)."""
     if not isinstance(exc, EXPECTED_ERRORS):
-        log.exception("request_failed", method=request.method, path=request.path)
+        log.exception("request_failed", method=request.method, route=route_of(request))
     return error_response(exc, request.get(request_id_key, ""))
 
 
@@ -175,7 +185,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     log.info(
         "request_finished",
         method=request.method,
-        path=request.path,
+        route=route_of(request),
         status=response.status,
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )

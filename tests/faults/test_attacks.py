@@ -121,11 +121,14 @@ def headers_of(reply: bytes) -> dict[str, str]:
 # --- 1. Nothing of a bad request is echoed or logged ----------------------------------------------
 
 
-def bad_requests(path: str, header: str, secret: str) -> list[tuple[str, int | None]]:
+def bad_requests(path: str, header: str, secret: str, shaped: bool) -> list[tuple[str, int | None]]:
     """Requests carrying a secret (after `header`, e.g. "Authorization: Bearer ", and elsewhere)
-    that aiohttp cannot parse or we refuse; the status each gets (None: any 4xx)."""
+    that aiohttp cannot parse or we refuse; the status each gets (None: any 4xx). A `shaped`
+    secret (rr_live_, whsec_) is recognisable, so it is refused as a request id too."""
     host, close = "Host: 127.0.0.1\r\n", "Connection: close\r\n"
-    return [
+    # Well-formed, the secret where the request id goes (which is logged and echoed).
+    as_request_id = [(f"GET /healthz HTTP/1.1\r\n{host}X-Request-ID: {secret}\r\n{close}\r\n", 200)]
+    return (as_request_id if shaped else []) + [
         # A header over the limit, the secret at its start (aiohttp echoed its first 100 bytes).
         (f"GET {path} HTTP/1.1\r\n{host}{header}{secret}{PADDING}\r\n\r\n", 431),
         # A request line over the limit, the secret in its query.
@@ -137,21 +140,26 @@ def bad_requests(path: str, header: str, secret: str) -> list[tuple[str, int | N
         (f"GET {path} HTTP/1.1\r\n{host}{header}{secret}\x01\r\n\r\n", 400),
         (f"GET {path} HTTP/1.1\r\n{host}{secret}\r\n\r\n", 400),
         (f"GET {path} HTTP/1.1\r\n{host}{header}{secret}\r\nContent-Length: {secret}\r\n\r\n", 400),
+        # A body that is not valid chunked encoding: the secret where a chunk size should be.
+        (f"POST {path} HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\n\r\n{secret}\r\n", None),
+        # Well-formed, but a path that is the secret, or holds it.
+        (f"GET /{secret} HTTP/1.1\r\n{host}{close}\r\n", 404),
+        (f"GET {path}/{secret} HTTP/1.1\r\n{host}{header}{secret}\r\n{close}\r\n", None),
         # Well-formed, but the wrong method, with the secret in the query and a header.
         (f"DELETE {path}?key={secret} HTTP/1.1\r\n{host}{header}{secret}\r\n{close}\r\n", None),
     ]
 
 
-async def assert_nothing_echoed(service: Service, path: str, header: str, secret: str) -> None:
+async def assert_nothing_echoed(service: Service, path: str, header: str, secret: str, shaped: bool) -> None:
     """Every bad request gets a JSON error without the secret; the log never holds it."""
-    for raw, expected in bad_requests(path, header, secret):
+    for raw, expected in bad_requests(path, header, secret, shaped):
         reply = await exchange(service.port, raw.encode())
         assert secret.encode() not in reply, f"secret echoed in the answer to {raw[:60]!r}"
         status = status_of(reply)
         assert status == expected if expected is not None else 400 <= status < 500, (raw[:60], reply[:300])
         headers = headers_of(reply)
         assert headers["content-type"].startswith("application/json")
-        assert reply.partition(b"\r\n\r\n")[2].startswith(b'{"detail":"')
+        assert reply.partition(b"\r\n\r\n")[2].startswith(b'{"detail":"' if status >= 400 else b"{")
         assert (headers["server"], headers["x-content-type-options"]) == ("ringready", "nosniff")
         assert headers["cache-control"] == "no-store"
     log = service.stopped_log()
@@ -165,12 +173,14 @@ async def test_an_api_key_in_a_bad_request_is_never_echoed_or_logged(
 ) -> None:
     key, _ = await make_key(pg, await insert_account(pg, "edge@example.com", "growth"), ["read"])
     api = await launch("services.api")
-    await assert_nothing_echoed(api, "/api/v1/whoami", "Authorization: Bearer ", key)
+    await assert_nothing_echoed(api, "/api/v1/whoami", "Authorization: Bearer ", key, shaped=True)
 
 
 async def test_a_webhook_secret_in_a_bad_request_is_never_echoed_or_logged(launch: Launch) -> None:
     ingest = await launch("services.ingest")
-    await assert_nothing_echoed(ingest, "/webhooks/v1/vapi", "X-Vapi-Secret: ", TEST_VAPI_SECRET)
+    await assert_nothing_echoed(
+        ingest, "/webhooks/v1/vapi", "X-Vapi-Secret: ", TEST_VAPI_SECRET, shaped=False
+    )
 
 
 # --- 2. A compressed body is refused before anything is inflated ----------------------------------

@@ -92,7 +92,7 @@ async def test_one_log_line_per_request_with_request_id_bound(aiohttp_client) ->
     events = capture.entries
     finished = [e for e in events if e["event"] == "request_finished"]
     assert len(finished) == 1
-    assert finished[0]["status"] == 500 and finished[0]["path"] == "/boom"
+    assert finished[0]["status"] == 500 and finished[0]["route"] == "/boom"
     assert finished[0]["duration_ms"] >= 0
     inside = [e for e in events if e["event"] == "inside_handler"]
     assert inside[0]["request_id"] == "req-7"
@@ -138,6 +138,11 @@ async def test_fresh_request_ids_are_unique_128_bit_tokens(aiohttp_client) -> No
     assert len(set(ids)) == 20
     assert all(re.fullmatch(r"req_[0-9a-f]{32}", request_id) for request_id in ids)
     assert (await client.get("/ok", headers={"X-Request-ID": "bad id!"})).headers["X-Request-ID"] != "bad id!"
+    for pasted in (
+        "rr_live_0123456789abcdefghijABCDEFGHIJ0123456789",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ):
+        assert (await client.get("/ok", headers={"X-Request-ID": pasted})).headers["X-Request-ID"] != pasted
 
 
 async def test_bindings_stay_within_their_request_and_startup_ones_remain(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
@@ -219,3 +224,20 @@ async def test_a_body_late_past_body_timeout_gets_408_and_the_connection_closed(
     assert 0.3 <= elapsed < 2.0
     on_time = await client.post("/decode", data=b'{"name": "x"}')  # a whole body: no deadline left behind
     assert on_time.status == 200
+
+
+async def test_the_log_line_names_the_route_never_the_path(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    app.router.add_get("/things/{id}", ok)
+    client: TestClient = await aiohttp_client(app)
+    secret = "rr_live_0123456789abcdefghijABCDEFGHIJ0123456789"
+    with structlog.testing.capture_logs() as logs:
+        assert (await client.get(f"/things/{secret}")).status == 200
+        assert (await client.get(f"/{secret}")).status == 404
+        assert (await client.post(f"/things/{secret}")).status == 405
+    assert [(e["route"], e["status"]) for e in logs] == [
+        ("/things/{id}", 200),
+        ("(no route)", 404),
+        ("(no route)", 405),
+    ]
+    assert secret not in repr(logs)
