@@ -35,30 +35,33 @@ def run_app(make_app: Callable[[], web.Application], host: str, port: int, proce
     """
     install_uvloop()
     if processes <= 1:
-        asyncio.run(_serve(make_app(), host, port, reuse_port=False))
+        _run(make_app(), host, port, reuse_port=False)
         return
     children: list[int] = []
     for _ in range(processes):
         pid = os.fork()
         if pid == 0:
-            asyncio.run(_serve(make_app(), host, port, reuse_port=True))
+            _run(make_app(), host, port, reuse_port=True)
             os._exit(0)
         children.append(pid)
     _supervise(children)
 
 
+def _run(app: web.Application, host: str, port: int, reuse_port: bool) -> None:
+    """What web.run_app does, with our runner (web.run_app takes no protocol class): the runner
+    turns SIGTERM/SIGINT into GracefulExit, which ends the loop; _serve's cleanup then runs as the
+    loop cancels it (in-flight requests get the runner's 60 s)."""
+    with contextlib.suppress(web.GracefulExit):
+        asyncio.run(_serve(app, host, port, reuse_port))
+
+
 async def _serve(app: web.Application, host: str, port: int, reuse_port: bool) -> None:
-    """web.run_app's work with our runner (aiohttp's takes no protocol class): start, wait for a
-    signal, then shut down gracefully (in-flight requests get the runner's 60 s)."""
-    runner = EdgeAppRunner(app, app.get(settings_key) or Settings())
+    """Start the app (signal handlers first, as web.run_app does) and serve until cancelled."""
+    runner = EdgeAppRunner(app, app.get(settings_key) or Settings(), handle_signals=True)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stopping.set)
-        await stopping.wait()
+        await asyncio.Future()  # until a signal's GracefulExit stops the loop
     finally:
         await runner.cleanup()
 
