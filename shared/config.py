@@ -39,6 +39,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ingest_port: Port = 8081
     ingest_processes: PositiveInt = 1
     max_body_bytes: PositiveInt = 1_048_576
+    # Connection deadlines (docs/operations.md, "The HTTP edge").
+    header_timeout_s: PositiveFloat = 10.0  # first byte of a request to the end of its headers
+    body_timeout_s: PositiveFloat = 30.0  # the handler starts to the last byte of the body
+    keepalive_timeout_s: PositiveFloat = 75.0  # an idle connection, fresh or between requests
 
     # Logging.
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -19,12 +19,14 @@ def test_values_are_coerced_from_strings() -> None:
             "RINGREADY_WEBHOOK_SECRETS": "whsec_a, whsec_b",
             "RINGREADY_PLANS": "free=10,pro=300",
             "RINGREADY_LOG_FORMAT": "json",
+            "RINGREADY_HEADER_TIMEOUT_S": "2.5",
         }
     )
     assert settings.api_port == 9000
     assert settings.webhook_secrets == ("whsec_a", "whsec_b")
     assert settings.plans == {"free": 10, "pro": 300}
     assert settings.log_format == "json"
+    assert settings.header_timeout_s == 2.5
 
 
 def test_unknown_variable_stops_start_up_naming_it() -> None:
@@ -41,6 +43,9 @@ def test_unknown_variable_stops_start_up_naming_it() -> None:
         ("RINGREADY_MAX_BODY_BYTES", "0"),
         ("RINGREADY_PLANS", "free=ten"),
         ("RINGREADY_PLANS", "free"),
+        ("RINGREADY_BODY_TIMEOUT_S", "0"),
+        ("RINGREADY_HEADER_TIMEOUT_S", "soon"),
+        ("RINGREADY_KEEPALIVE_TIMEOUT_S", "-1"),
     ],
 )
 def test_malformed_value_stops_start_up_naming_it(name: str, value: str) -> None:
@@ -57,3 +62,8 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(AttributeError):
         settings.api_port = 1  # type: ignore[misc]
+
+
+def test_edge_deadlines_default_to_the_documented_values() -> None:
+    settings = Settings()
+    assert (settings.header_timeout_s, settings.body_timeout_s, settings.keepalive_timeout_s) == (10, 30, 75)
