@@ -1,9 +1,9 @@
 """schemathesis hooks, loaded by the `st run` process (SCHEMATHESIS_HOOKS=tests.fuzz.hooks).
 
-before_call attaches the webhook signer to every ingest request; after_call appends one line per
+before_call attaches the webhook signer to every ingest request. after_call appends one line per
 answered request to FUZZ_CALL_LOG, so the test can prove the harness's own credentials were never
-refused (no 401 on a signed webhook or on the fuzz key, no 429 anywhere). schemathesis's auth
-probes (ignored_auth) are sent without hooks and without the signer: they stay unsigned.
+refused: no 401 on a signed webhook, no 401/403 on the fuzz key, no 429 anywhere. schemathesis's
+auth probes (ignored_auth) are sent without hooks and without the signer, so they stay unsigned.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _entry(case: schemathesis.Case[Any], response: schemathesis.Response) -> dic
         "signed": case.id in _signed,
         "fuzz_key": bool(key) and response.request.headers.get("Authorization") == f"Bearer {key}",
     }
-    if response.status_code in (401, 429):
+    if response.status_code in (401, 403, 429):
         entry["headers"] = dict(response.request.headers)
         entry["detail"] = response.text[:300]
     return entry

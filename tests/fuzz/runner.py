@@ -90,11 +90,13 @@ class Calls:
     entries: list[dict[str, object]] = field(default_factory=list)
 
     def refused_credentials(self) -> list[dict[str, object]]:
-        """Requests carrying the harness's valid credentials that were nevertheless refused."""
+        """Requests refused although they carried the harness's valid credentials, and any 429."""
         return [
             entry
             for entry in self.entries
-            if entry["status"] == 429 or (entry["status"] == 401 and (entry["signed"] or entry["fuzz_key"]))
+            if entry["status"] == 429
+            or (entry["status"] == 401 and entry["signed"])
+            or (entry["status"] in (401, 403) and entry["fuzz_key"])  # the key has read and write
         ]
 
     def summary(self) -> str:
