@@ -18,8 +18,8 @@ from pathlib import Path
 from tests.fuzz.signing import PLACEHOLDER
 from tests.helpers import REPO_ROOT
 
-# Per operation and phase; ~100 s for both services on a slow 2-core machine (tests/fuzz/README.md).
-DEFAULT_EXAMPLES = 100
+# Per operation and phase: about 2 min for both services on a slow 2-core machine (README.md).
+DEFAULT_EXAMPLES = 150
 # Warnings that mean the harness, not the service, is wrong: credentials unused or refused, 429s.
 HARNESS_WARNINGS = ("missing_auth", "unused_openapi_auth", "rate_limited", "base_url_mismatch")
 REQUEST_TIMEOUT_S = 10

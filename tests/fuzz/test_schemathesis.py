@@ -20,7 +20,7 @@ from tests.fuzz.runner import (
     server_errors,
 )
 
-# The default run takes ~60 s per service here; the margin covers a loaded CI host and larger runs.
+# The default run takes 35-80 s per service here; the margin covers a loaded CI host and larger runs.
 TIMEOUT_S = 180 + 3 * examples_per_operation()
 
 
