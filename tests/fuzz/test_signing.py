@@ -55,7 +55,7 @@ def test_probes_and_missing_headers_stay_unsigned(source: str, settings: Setting
 
 
 def test_standard_webhooks_negative_headers_stay_unsigned() -> None:
-    for extra in ({"webhook-timestamp": "soon"}, {"webhook-timestamp": "1.5"}):
+    for extra in ({"webhook-timestamp": "soon"}, {"webhook-timestamp": "1.5"}, {"webhook-id": "é"}):
         headers = _headers("phone", **extra)
         assert not sign("phone", headers, BODY, time.time())
         assert headers["webhook-signature"] == PLACEHOLDER
