@@ -23,6 +23,14 @@ DEFAULT_EXAMPLES = 150
 # Warnings that mean the harness, not the service, is wrong: credentials unused or refused, 429s.
 HARNESS_WARNINGS = ("missing_auth", "unused_openapi_auth", "rate_limited", "base_url_mismatch")
 REQUEST_TIMEOUT_S = 10
+# A `before_id` must be one of the caller's conversations (422 otherwise, declared and documented):
+# no schema can say "an id that exists", so a schema-valid random cursor may be refused with 422.
+# Only that operation's positive-data check allows it; every other check stays as it is.
+CURSOR_RULE = (
+    "[[operations]]",
+    'include-operation-id = "listConversations"',
+    'checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "422", "429"]',
+)
 
 API_AUTH = {"bearerAuth": {"bearer": "${FUZZ_API_KEY}"}}
 # The signer (tests/fuzz/signing.py) replaces the placeholder with a signature over the final bytes.
@@ -42,7 +50,7 @@ def _toml(value: object) -> str:
     return json.dumps(value)  # a JSON string, number or list of strings is valid TOML
 
 
-def config_toml(workdir: Path, auth: dict[str, dict[str, str]]) -> str:
+def config_toml(workdir: Path, auth: dict[str, dict[str, str]], rules: tuple[str, ...] = ()) -> str:
     """schemathesis.toml: every check, positive and negative data, every phase, derandomized.
 
     FUZZ_SEED switches from deterministic generation (the same cases on every run) to a seeded
@@ -80,6 +88,7 @@ def config_toml(workdir: Path, auth: dict[str, dict[str, str]]) -> str:
     for scheme, values in auth.items():
         lines.append(f"[auth.openapi.{scheme}]")
         lines.extend(f"{name} = {_toml(value)}" for name, value in values.items())
+    lines.extend(rules)
     return "\n".join(lines) + "\n"
 
 
@@ -120,10 +129,10 @@ class Run:
     elapsed_s: float
 
 
-def _prepare(workdir: Path, auth: dict[str, dict[str, str]]) -> Path:
+def _prepare(workdir: Path, auth: dict[str, dict[str, str]], rules: tuple[str, ...]) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "schemathesis.toml"
-    config.write_text(config_toml(workdir, auth))
+    config.write_text(config_toml(workdir, auth, rules))
     return config
 
 
@@ -137,10 +146,14 @@ def _collect(workdir: Path, returncode: int, output: str, elapsed_s: float) -> R
 
 
 async def run_schemathesis(
-    schema_url: str, workdir: Path, auth: dict[str, dict[str, str]], env: dict[str, str] | None = None
+    schema_url: str,
+    workdir: Path,
+    auth: dict[str, dict[str, str]],
+    env: dict[str, str] | None = None,
+    rules: tuple[str, ...] = (),
 ) -> Run:
     """`st run schema_url --checks all`, configured by config_toml; each request is bounded."""
-    config = _prepare(workdir, auth)
+    config = _prepare(workdir, auth, rules)
     child_env = {
         **os.environ,
         **(env or {}),
