@@ -90,7 +90,7 @@ class Chaos:
         if kind == "worker":
             held = await in_progress(stack.redis_url)
             await stack.restart_service("worker", signal.SIGKILL, WORKER_DOWN_S)
-            return f"worker SIGKILL ({held} jobs in progress) + restart"
+            return f"worker SIGKILL ({held} in-progress keys) + restart"
         if kind == "ingest":
             signum = signal.SIGTERM if variant == 0 else signal.SIGKILL
             await stack.restart_service("ingest", signum, INGEST_DOWN_S)
@@ -113,7 +113,7 @@ class Chaos:
             await stack.restart_service("worker", signal.SIGKILL, WORKER_DOWN_S)
         finally:
             await pausing
-        return f"postgres SIGSTOP {POSTGRES_PAUSE_S:.0f} s, worker SIGKILL mid-pause ({held} in progress)"
+        return f"postgres SIGSTOP {POSTGRES_PAUSE_S:.0f} s, worker SIGKILL mid-pause ({held} in-progress keys)"
 
 
 async def in_progress(redis_url: str) -> int:
@@ -229,11 +229,21 @@ async def traffic(stack: Stack, demo: Demo, args: argparse.Namespace) -> dict[st
         },
         "api_reads": {"polls": reader.polls, "requests": reader.requests, "errors": dict(reader.errors)},
         "faults": chaos.log,
+        "fault_counts": _by_kind(chaos.done),
         "drain_s": None if drained is None else round(drained, 1),
         "service_starts": dict(stack.starts),
         "services_exited": exited,
         "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def _by_kind(done: dict[str, int]) -> dict[str, int]:
+    """Fault counts without the per-fault detail (jobs held at the kill)."""
+    kinds: dict[str, int] = {}
+    for what, count in done.items():
+        kind = what.split(" (")[0]
+        kinds[kind] = kinds.get(kind, 0) + count
+    return kinds
 
 
 def verdict(report: dict[str, Any]) -> list[str]:
