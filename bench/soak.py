@@ -113,7 +113,8 @@ class Chaos:
             await stack.restart_service("worker", signal.SIGKILL, WORKER_DOWN_S)
         finally:
             await pausing
-        return f"postgres SIGSTOP {POSTGRES_PAUSE_S:.0f} s, worker SIGKILL mid-pause ({held} in-progress keys)"
+        pause = f"postgres SIGSTOP {POSTGRES_PAUSE_S:.0f} s"
+        return f"{pause}, worker SIGKILL mid-pause ({held} in-progress keys)"
 
 
 async def in_progress(redis_url: str) -> int:
