@@ -41,6 +41,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import aiohttp
@@ -320,6 +321,10 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
     """Parse arguments, soak, print; exit 1 unless nothing was lost, duplicated or mismatched."""
     parser = argparse.ArgumentParser(
@@ -340,7 +345,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the report here as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs) even on success")
     args = parser.parse_args()
-    report = asyncio.run(soak(args))
+    # SIGTERM unwinds like Ctrl-C, through every finally: paused Postgres resumed, all stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        report = asyncio.run(soak(args))
+    except KeyboardInterrupt as stop:
+        print(f"soak interrupted ({stop}); everything it started is stopped", file=sys.stderr)
+        sys.exit(130)
     show(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,22 +24,39 @@ MINUTES = float(os.environ.get("RINGREADY_SOAK_MINUTES", "2"))
 # Set-up (initdb, migrations) ~10 s, retries 30 s after the traffic, drain, reconciliation.
 OVERHEAD_S = 150
 TIMEOUT_S = MINUTES * 60 + OVERHEAD_S
+# On a timeout the soak gets SIGTERM and this long to resume Postgres and stop what it started.
+STOP_GRACE_S = 60
+
+
+def _run_soak(report_path: Path) -> tuple[int, str]:
+    """The soak's exit status and output; stopped (SIGTERM, then SIGKILL) if it overruns."""
+    soak = subprocess.Popen(
+        [sys.executable, "-m", "bench.soak", "--minutes", str(MINUTES), "--json", str(report_path)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output, _ = soak.communicate(timeout=TIMEOUT_S)
+        return soak.returncode, output
+    finally:
+        if soak.poll() is None:
+            soak.send_signal(signal.SIGTERM)
+            try:
+                soak.communicate(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                soak.kill()
+                soak.communicate()
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(TIMEOUT_S + 30)
+@pytest.mark.timeout(TIMEOUT_S + STOP_GRACE_S + 30)
 def test_soak_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     report_path = tmp_path / "soak.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.soak", "--minutes", str(MINUTES), "--json", str(report_path)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
-    output = run.stdout[-6000:] + run.stderr[-4000:]
-    assert run.returncode == 0, output
+    status, output = _run_soak(report_path)
+    output = output[-8000:]
+    assert status == 0, output
     report = json.loads(report_path.read_text())
     accounting, tally = report["accounting"], report["tally"]
     assert accounting["lost"] == 0, output
