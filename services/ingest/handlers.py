@@ -13,7 +13,7 @@ from services.ingest.enqueue import enqueue, queue_key
 from services.ingest.openapi import OPENAPI_JSON
 from services.ingest.replies import IgnoredReply, Queued
 from services.ingest.sources import SOURCES, Source
-from shared.errors import NotFound
+from shared.errors import NotFound, undecodable_as_invalid
 from shared.models import QueuedEvent
 from shared.web import JSON, json_response, settings_key
 
@@ -31,7 +31,8 @@ async def receive_webhook(request: web.Request) -> web.Response:
     source = _source(name)
     body = await request.read()  # client_max_size turns an oversized body into 413 here
     delivery_id = source.verify(request.app[settings_key], request.headers, body, time.time())
-    adapted = source.adapt(body)
+    with undecodable_as_invalid():
+        adapted = source.adapt(body)
     structlog.contextvars.bind_contextvars(source=name)
     if isinstance(adapted, Ignored):
         return json_response(IgnoredReply(reason=adapted.reason))
