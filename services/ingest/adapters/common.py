@@ -18,5 +18,5 @@ Adapted = FinishedConversation | Ignored
 
 
 def invalid(message: str, path: str) -> InvalidInput:
-    """A 422 in the same words msgspec uses, so every detail names the field the same way."""
-    return InvalidInput(f"Invalid request body: {message} - at `$.{path}`")
+    """A 422 in the same words msgspec uses, so every detail names the field the same way ("" is the root)."""
+    return InvalidInput(f"Invalid request body: {message} - at `{'$.' + path if path else '$'}`")
