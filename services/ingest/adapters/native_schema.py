@@ -8,10 +8,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from services.ingest.timestamps import as_utc
+
 UtcTime = Annotated[datetime, Meta(tz=True, description="RFC 3339 with a UTC offset")]
 Text = Annotated[str, Meta(max_length=10_000)]
 Id = Annotated[str, Meta(min_length=1, max_length=255)]
-AgentId = Annotated[int, Meta(ge=1, description="RingReady agent id")]
+AgentId = Annotated[int, Meta(ge=1, le=2**63 - 1, description="RingReady agent id")]
 PhoneNumber = Annotated[str, Meta(pattern=r"^\+?[0-9 ().\-]{7,24}$", description="E.164 preferred")]
 Seconds = Annotated[float, Meta(ge=0, description="seconds since the conversation started")]
 
@@ -44,7 +46,9 @@ class NativeBase(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, Any] = {}
 
     def __post_init__(self) -> None:
-        if self.ended_at < self.started_at:
+        # Compared in UTC, each within the window first: an offset near year 1 or 9999 overflows.
+        started = as_utc(self.started_at, "started_at")
+        if as_utc(self.ended_at, "ended_at") < started:
             raise ValueError("`ended_at` must not be before `started_at` - at `$.ended_at`")
 
 

@@ -11,7 +11,7 @@ from services.ingest.adapters.common import Adapted, Ignored, invalid
 from services.ingest.adapters.retell_schema import RetellCall, RetellKind, RetellWebhook
 from services.ingest.phone import to_e164
 from services.ingest.roles import normalise_role
-from services.ingest.timestamps import from_epoch_ms
+from services.ingest.timestamps import check_span, from_epoch_ms
 from shared.models import FinishedConversation, Turn
 
 # call_analyzed carries everything call_ended has plus the analysis, so it outranks it.
@@ -38,9 +38,12 @@ def _turns(call: RetellCall) -> list[Turn]:
 def _times(call: RetellCall) -> tuple[datetime, datetime]:
     if call.end_timestamp is None:
         raise invalid("`end_timestamp` is required", "call.end_timestamp")
-    ended = from_epoch_ms(call.end_timestamp)
+    ended = from_epoch_ms(call.end_timestamp, "call.end_timestamp")
     # Calls that never connected (dial_failed, dial_no_answer) may have no start.
-    started = from_epoch_ms(call.start_timestamp) if call.start_timestamp is not None else ended
+    if call.start_timestamp is None:
+        return ended, ended
+    started = from_epoch_ms(call.start_timestamp, "call.start_timestamp")
+    check_span(started, ended, "call.end_timestamp")
     return started, ended
 
 

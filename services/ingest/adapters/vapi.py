@@ -11,7 +11,7 @@ from services.ingest.adapters.common import Adapted, Ignored, invalid
 from services.ingest.adapters.vapi_schema import VapiEnvelope, VapiReport, VapiTurn, VapiWebhook
 from services.ingest.phone import to_e164
 from services.ingest.roles import normalise_role
-from services.ingest.timestamps import as_utc, from_epoch_ms
+from services.ingest.timestamps import as_utc, check_span, from_epoch_ms
 from shared.models import FinishedConversation, Turn
 
 END_OF_CALL_REPORT = "end-of-call-report"
@@ -34,15 +34,26 @@ def _turns(report: VapiReport) -> list[Turn]:
     return turns
 
 
+def _first(*candidates: tuple[datetime | None, str]) -> tuple[datetime, str] | None:
+    """The first present time and the path it came from."""
+    return next(((value, path) for value, path in candidates if value is not None), None)
+
+
 def _times(report: VapiReport) -> tuple[datetime, datetime]:
     call = report.call
-    started = report.started_at or call.started_at or call.created_at
-    ended = report.ended_at or call.ended_at
+    started = _first(
+        (report.started_at, "message.startedAt"),
+        (call.started_at, "message.call.startedAt"),
+        (call.created_at, "message.call.createdAt"),
+    )
+    ended = _first((report.ended_at, "message.endedAt"), (call.ended_at, "message.call.endedAt"))
     if started is None:
         raise invalid("`startedAt` is required", "message.startedAt")
     if ended is None:
         raise invalid("`endedAt` is required", "message.endedAt")
-    return as_utc(started), as_utc(ended)
+    started_at, ended_at = as_utc(*started), as_utc(*ended)
+    check_span(started_at, ended_at, ended[1])
+    return started_at, ended_at
 
 
 def _numbers(report: VapiReport) -> tuple[str | None, str | None]:
@@ -102,7 +113,7 @@ def adapt_vapi(body: bytes) -> Adapted:
         channel="phone",
         event_type=END_OF_CALL_REPORT,
         event_rank=REPORT_RANK,
-        event_at=from_epoch_ms(report.timestamp) if report.timestamp else ended_at,
+        event_at=from_epoch_ms(report.timestamp, "message.timestamp") if report.timestamp else ended_at,
         started_at=started_at,
         ended_at=ended_at,
         transcript=_turns(report),
