@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -36,13 +36,16 @@ def _turns(call: RetellCall) -> list[Turn]:
 
 
 def _times(call: RetellCall) -> tuple[datetime, datetime]:
-    if call.end_timestamp is None:
-        raise invalid("`end_timestamp` is required", "call.end_timestamp")
-    ended = from_epoch_ms(call.end_timestamp, "call.end_timestamp")
-    # Calls that never connected (dial_failed, dial_no_answer) may have no start.
-    if call.start_timestamp is None:
-        return ended, ended
-    started = from_epoch_ms(call.start_timestamp, "call.start_timestamp")
+    """(started, ended); calls that never connected (dial_failed, dial_no_answer) may lack either,
+    so each falls back to the other, and both to the time we received the event."""
+    start, end = call.start_timestamp, call.end_timestamp
+    if end is not None:
+        ended = from_epoch_ms(end, "call.end_timestamp")
+        started = ended if start is None else from_epoch_ms(start, "call.start_timestamp")
+    elif start is not None:
+        started = ended = from_epoch_ms(start, "call.start_timestamp")
+    else:
+        started = ended = datetime.now(UTC)
     check_span(started, ended, "call.end_timestamp")
     return started, ended
 

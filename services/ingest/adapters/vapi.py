@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from services.ingest.adapters.common import Adapted, Ignored, invalid
+from services.ingest.adapters.common import Adapted, Ignored
 from services.ingest.adapters.vapi_schema import VapiEnvelope, VapiReport, VapiTurn, VapiWebhook
 from services.ingest.phone import to_e164
 from services.ingest.roles import normalise_role
@@ -40,6 +40,11 @@ def _first(*candidates: tuple[datetime | None, str]) -> tuple[datetime, str] | N
 
 
 def _times(report: VapiReport) -> tuple[datetime, datetime]:
+    """(started, ended) from the best times the report carries (docs/ingest.md has the order).
+
+    A call that never connected sends a bare report (call id, status, endedReason): its start and
+    end are the message time, else the time we received it.
+    """
     call = report.call
     started = _first(
         (report.started_at, "message.startedAt"),
@@ -47,11 +52,14 @@ def _times(report: VapiReport) -> tuple[datetime, datetime]:
         (call.created_at, "message.call.createdAt"),
     )
     ended = _first((report.ended_at, "message.endedAt"), (call.ended_at, "message.call.endedAt"))
-    if started is None:
-        raise invalid("`startedAt` is required", "message.startedAt")
+    if ended is None and report.timestamp:
+        ended = (from_epoch_ms(report.timestamp, "message.timestamp"), "message.timestamp")
+    ended = ended or started
     if ended is None:
-        raise invalid("`endedAt` is required", "message.endedAt")
-    started_at, ended_at = as_utc(*started), as_utc(*ended)
+        now = datetime.now(UTC)
+        return now, now
+    ended_at = as_utc(*ended)
+    started_at = as_utc(*started) if started else ended_at
     check_span(started_at, ended_at, ended[1])
     return started_at, ended_at
 
@@ -78,6 +86,7 @@ def _metadata(report: VapiReport) -> dict[str, Any]:
     analysis = report.analysis
     found = {
         "call_type": report.call.type,
+        "call_status": report.call.status,
         "phone_call_provider_id": report.call.phone_call_provider_id,
         "cost": report.cost,
         "success_evaluation": analysis.success_evaluation if analysis else None,

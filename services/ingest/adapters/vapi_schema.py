@@ -24,6 +24,7 @@ class VapiCall(Base, frozen=True, kw_only=True):
 
     id: str
     type: str | None = None
+    status: str | None = None
     assistant_id: str | None = None
     created_at: datetime | None = None
     started_at: datetime | None = None
