@@ -44,9 +44,11 @@ def _number(value: str | None, field: str) -> str | None:
 
 
 def _visitor_ip(value: str | None) -> str | None:
-    if value is None:
+    if not value:
         return None
     try:
+        if "%" in value:  # a scoped IPv6 address (fe80::1%eth0) is not a visitor's address
+            raise ValueError(value)
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise invalid("not an IPv4 or IPv6 address", "visitor_ip") from None

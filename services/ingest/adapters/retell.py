@@ -71,7 +71,7 @@ def _metadata(call: RetellCall) -> dict[str, Any]:
 def adapt_retell(body: bytes) -> Adapted:
     """Map call_ended / call_analyzed; call_started, transcript_updated and the rest are ignored."""
     kind = kind_decoder.decode(body)
-    event = kind.event or kind.event_type
+    event = kind.event if kind.event is not None else kind.event_type
     if event is None:
         # Every Retell webhook names its event; a body without one is not one we may ignore.
         raise invalid("Object missing required field `event`", "")
