@@ -66,7 +66,7 @@ _STANDARD_HEADERS = [
 
 _ERRORS = {
     "401": "missing or bad signature, or timestamp outside tolerance",
-    "413": "body over the configured limit (1 MiB by default)",
+    "413": "body over the configured limit (1 MiB by default; ElevenLabs post_call_audio: 128 MiB)",
     "422": "malformed JSON or a wrong field; the detail names the field",
     "503": "the queue is unreachable; retry later",
 }
