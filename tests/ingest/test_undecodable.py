@@ -45,3 +45,17 @@ async def test_json_nested_thousands_deep_is_422(
     reply = await post(client, path, body, signed(path, body), 422)
     assert reply["detail"].startswith("Invalid request body"), reply
     await assert_nothing_queued(redis_client, settings)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("escape", [b"\\ud800", b"\\udfff", b"\\ud800\\u0041", b"\\udc00\\ud800"])
+async def test_lone_surrogate_escapes_are_422(
+    client: TestClient, redis_client: aioredis.Redis, settings: Settings, path: str, escape: bytes
+) -> None:
+    # No text column can hold half a UTF-16 pair; msgspec refuses it while decoding.
+    body = INVALID_UTF8[path]
+    for bad in (b"\xff\xfe", b"\xc3\x28", b"\xed\xa0\x80", b"\x80", b"\xf8"):
+        body = body.replace(bad, escape)
+    reply = await post(client, path, body, signed(path, body), 422)
+    assert reply["detail"].startswith("Invalid request body"), reply
+    await assert_nothing_queued(redis_client, settings)
