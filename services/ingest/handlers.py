@@ -40,7 +40,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     # msgspec's UnicodeDecodeError/RecursionError (and storable's own walk of deep metadata) are 422.
     with undecodable_as_invalid():
         adapted = source.adapt(body)
-        conversation = adapted if isinstance(adapted, Ignored) else storable(adapted)
+        conversation = adapted if isinstance(adapted, Ignored) else storable(adapted, body)
     if isinstance(conversation, Ignored):
         return json_response(IgnoredReply(reason=conversation.reason))
     event = QueuedEvent(
