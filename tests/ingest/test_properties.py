@@ -9,8 +9,8 @@ lift pytest's per-test timeout, e.g.:
 
     INGEST_PROPERTY_EXAMPLES=500 .venv/bin/pytest tests/ingest/test_properties.py --timeout 0
 
-(`INGEST_…`, not `RINGREADY_…`: Settings refuses unknown RINGREADY_ variables.) Add
-`--hypothesis-seed=<n>` with derandomize switched off in PROPERTIES to explore other examples.
+Other examples than the fixed ones: add INGEST_PROPERTY_SEED=<n> (derandomize is then off).
+(`INGEST_…`, not `RINGREADY_…`: Settings refuses unknown RINGREADY_ variables.)
 """
 
 from __future__ import annotations
@@ -42,9 +42,11 @@ from tests.ingest.webhooks import queued_events, sample
 # Hypothesis caches (constants found in the code, Unicode tables) under ./.hypothesis even without
 # an example database; keep them out of the repository.
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "ringready-hypothesis")
+# A test knob, not a Setting: the run is derandomized unless a seed asks for other examples.
+SEED = os.environ.get("INGEST_PROPERTY_SEED")
 PROPERTIES = settings(
     max_examples=int(os.environ.get("INGEST_PROPERTY_EXAMPLES", "40")),  # a test knob, not a Setting
-    derandomize=True,
+    derandomize=SEED is None,
     database=None,  # no .hypothesis directory in the repository
     deadline=None,  # a stored example runs a real worker: hundreds of ms on a busy machine
     print_blob=False,
@@ -56,6 +58,11 @@ PROPERTIES = settings(
     ],
 )
 NUL = "\x00"
+
+
+def seeded(test: Any) -> Any:
+    """The test with INGEST_PROPERTY_SEED's seed, when one is set."""
+    return hypothesis.seed(int(SEED))(test) if SEED else test
 
 
 @pytest.fixture
@@ -205,6 +212,7 @@ async def _property(
 
 @pytest.mark.parametrize("source", ["phone", "web-chat", "vapi", "retell", "elevenlabs"])
 @PROPERTIES
+@seeded
 @given(data=st.data())
 async def test_mutated_signed_samples_are_refused_or_stored(
     client: TestClient,

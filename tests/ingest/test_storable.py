@@ -77,3 +77,24 @@ async def test_integer_beyond_64_bits_in_metadata_is_422_naming_it(
         detail = f"Invalid request body: Integer value out of range (more than 64 bits) - at {where}"
         assert reply["detail"] == detail
     await assert_nothing_queued(redis_client, settings)
+
+
+async def test_metadata_as_deep_as_the_decoder_accepts_is_stored_with_or_without_nul(
+    client: TestClient, pg: asyncpg.Pool, settings: Settings
+) -> None:
+    # The NUL replacement works on the encoded JSON, not by recursion in Python, so it does not
+    # lower the depth the decoder allows.
+    await agent_for_every_sample(pg)
+    depth = 800
+    for call_id, leaf in (("deep", "x"), ("deep-nul", NUL)):
+        body = msgspec.json.encode({**PHONE_CALL, "call_id": call_id, "metadata": {"d": "@@"}})
+        body = body.replace(b'"@@"', b"[" * depth + msgspec.json.encode(leaf) + b"]" * depth)
+        await post(client, "/webhooks/v1/phone", body, signed("/webhooks/v1/phone", body), 202)
+    await store_queued(settings)
+    assert await dead_letters(pg) == []
+    stored = {row["provider_call_id"]: row["provider_metadata"]["d"] for row in await stored_rows(pg)}
+    for call_id, leaf in (("deep", "x"), ("deep-nul", FFFD)):
+        value = stored[call_id]
+        for _ in range(depth - 1):
+            value = value[0]
+        assert value == [leaf]
