@@ -172,8 +172,8 @@ async def _check_stored(pg: asyncpg.Pool, event: QueuedEvent, body: bytes) -> No
     )
     for name in ("from_number", "to_number", "end_reason_raw", "device_type", "origin_url"):
         assert row[name] == getattr(conv, name), name
-    for name in ("summary", "caller_name", "label"):  # derived locally only when not given
-        assert getattr(conv, name) is None or row[name] == getattr(conv, name), name
+    for name in ("summary", "caller_name", "label"):  # derived locally when not given (or "")
+        assert not getattr(conv, name) or row[name] == getattr(conv, name), name
     assert (row["recording_url"], row["visitor_ip"]) == (conv.recording_url, conv.visitor_ip)
     assert _same(row["transcript"], msgspec.to_builtins(conv.transcript))
     assert _same(row["provider_metadata"], msgspec.to_builtins(conv.provider_metadata))
