@@ -21,7 +21,8 @@ from shared.config import Settings
 from tests.helpers import TEST_ELEVENLABS_SECRET
 from tests.ingest.adapters.test_native import PHONE_CALL, WEB_CHAT
 from tests.ingest.signing import signed
-from tests.ingest.webhooks import assert_nothing_queued, elevenlabs_headers, post, sample
+from tests.ingest.stored import provider_sample
+from tests.ingest.webhooks import assert_nothing_queued, elevenlabs_headers, post
 
 THREE_MINUTES_MP3 = 2_850_000  # bytes of MP3 at ~128 kbit/s; ~3.8 MB once base64-encoded
 PIECE = 48 * 1024  # a multiple of 3, so pieces base64-encode independently
@@ -118,7 +119,7 @@ def _oversized(path: str) -> bytes:
     if path.endswith("web-chat"):
         return msgspec.json.encode({**WEB_CHAT, "metadata": {"blob": blob}})
     if path.endswith("elevenlabs"):  # a transcription this large is not audio: still refused
-        payload = msgspec.json.decode(sample("elevenlabs-post-call-transcription.docs.json"))
+        payload = provider_sample("elevenlabs")
         payload["data"]["analysis"]["transcript_summary"] = blob
         return msgspec.json.encode(payload)
     return b'{"blob": "' + blob.encode() + b'", "type": "post_call_audio"}'  # type after 1 MiB

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from shared.config import Settings
 from tests.ingest.signing import signed
-from tests.ingest.stored import PROVIDER_IDS, agent_for_every_sample, dead_letters, store_queued, stored_rows
+from tests.ingest.stored import agent_for_every_sample, assistant_ids, dead_letters, store_queued, stored_rows
 from tests.ingest.webhooks import post
 
 T_MS = 1_765_000_000_000  # 2025-12-06T05:46:40Z
@@ -24,14 +24,18 @@ def _vapi(call_id: str, **message: Any) -> bytes:
         "id": call_id,
         "status": "ended",
         "endedReason": "customer-did-not-answer",
-        "assistantId": PROVIDER_IDS["vapi"],
+        "assistantId": assistant_ids()["vapi"],
         **message.pop("call", {}),
     }
     return msgspec.json.encode({"message": {"type": "end-of-call-report", "call": call, **message}})
 
 
 def _retell(call_id: str, **call: Any) -> bytes:
-    body = {"call_id": call_id, "agent_id": PROVIDER_IDS["retell"], "disconnection_reason": "dial_no_answer"}
+    body = {
+        "call_id": call_id,
+        "agent_id": assistant_ids()["retell"],
+        "disconnection_reason": "dial_no_answer",
+    }
     return msgspec.json.encode({"event": "call_ended", "call": {**body, **call}})
 
 
@@ -42,7 +46,7 @@ async def test_bare_reports_of_calls_that_never_connected_are_stored(
     later = (T + timedelta(seconds=30)).isoformat()
     before = datetime.now(UTC)
     bodies = [
-        ("vapi", _vapi("v-bare")),  # the shape from vapi.md: no time at all
+        ("vapi", _vapi("v-bare")),  # the bare shape Vapi documents: no time at all
         ("vapi", _vapi("v-stamp", timestamp=T_MS)),
         ("vapi", _vapi("v-created", call={"createdAt": T.isoformat()}, timestamp=T_MS + 30_000)),
         ("vapi", _vapi("v-ended", call={"endedAt": later})),

@@ -15,7 +15,7 @@ from referencing.jsonschema import DRAFT202012
 from services.ingest.sources import SOURCES
 from tests.ingest.adapters.test_native import PHONE_CALL, WEB_CHAT
 from tests.ingest.signing import signed
-from tests.ingest.webhooks import sample
+from tests.ingest.stored import provider_sample
 
 
 async def test_document_is_valid_openapi_31(client: TestClient) -> None:
@@ -52,15 +52,7 @@ def _body_validator(spec: dict[str, Any], path: str) -> Draft202012Validator:
     )
 
 
-def _json_body(name: str, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(sample(name))
-    return {**body, **changes}
-
-
 NO_ROUTE = {k: v for k, v in PHONE_CALL.items() if k != "to"}
-VAPI_REPORT = "vapi-end-of-call-report.reconstructed.json"
-RETELL_CALL = "retell-call-analyzed.assembled-from-openapi.json"
-ELEVEN = "elevenlabs-post-call-transcription.docs.json"
 # Bodies the document and the server used to disagree on, and their neighbours.
 AGREEMENT: list[tuple[str, Any]] = [
     ("/webhooks/v1/phone", PHONE_CALL),
@@ -76,12 +68,12 @@ AGREEMENT: list[tuple[str, Any]] = [
     ("/webhooks/v1/web-chat", {**WEB_CHAT, "visitor_ip": "2001:db8::1"}),
     ("/webhooks/v1/web-chat", {**WEB_CHAT, "visitor_ip": "fe80::1%eth0"}),
     ("/webhooks/v1/web-chat", {**WEB_CHAT, "visitor_ip": "999.1.1.1"}),
-    ("/webhooks/v1/vapi", json.loads(sample(VAPI_REPORT))),
+    ("/webhooks/v1/vapi", provider_sample("vapi")),
     ("/webhooks/v1/vapi", {"message": {"type": "status-update", "status": "ended"}}),
     ("/webhooks/v1/vapi", {"message": {"type": "end-of-call-report"}}),
     ("/webhooks/v1/vapi", {"message": {"status": "ended"}}),
     ("/webhooks/v1/vapi", {"message": {"type": 7}}),
-    ("/webhooks/v1/retell", json.loads(sample(RETELL_CALL))),
+    ("/webhooks/v1/retell", provider_sample("retell")),
     ("/webhooks/v1/retell", {"event": "call_started"}),
     ("/webhooks/v1/retell", {"event": ""}),
     ("/webhooks/v1/retell", {"event_type": "transcript_updated", "call": 5}),
@@ -89,7 +81,7 @@ AGREEMENT: list[tuple[str, Any]] = [
     ("/webhooks/v1/retell", {"event": "call_ended"}),
     ("/webhooks/v1/retell", {"call": {"call_id": "x"}}),
     ("/webhooks/v1/retell", {"event": None}),
-    ("/webhooks/v1/elevenlabs", json.loads(sample(ELEVEN))),
+    ("/webhooks/v1/elevenlabs", provider_sample("elevenlabs")),
     ("/webhooks/v1/elevenlabs", {"type": "post_call_audio", "data": {"full_audio": "AAAA"}}),
     ("/webhooks/v1/elevenlabs", {"type": "post_call_transcription", "data": {"conversation_id": "c"}}),
     ("/webhooks/v1/elevenlabs", {"data": {}}),

@@ -36,8 +36,14 @@ from shared.models import QueuedEvent
 from tests.ingest.adapters.test_native import PHONE_CALL, WEB_CHAT
 from tests.ingest.mutations import Target, mutated
 from tests.ingest.signing import signed
-from tests.ingest.stored import agent_for_every_sample, dead_letters, store_queued, stored_rows
-from tests.ingest.webhooks import queued_events, sample
+from tests.ingest.stored import (
+    agent_for_every_sample,
+    dead_letters,
+    provider_sample,
+    store_queued,
+    stored_rows,
+)
+from tests.ingest.webhooks import queued_events
 
 # Hypothesis caches (constants found in the code, Unicode tables) under ./.hypothesis even without
 # an example database; keep them out of the repository.
@@ -72,10 +78,6 @@ async def agent_id(pg: asyncpg.Pool) -> int:
 
 
 def _targets(agent: int) -> dict[str, Target]:
-    def provider(name: str) -> dict[str, Any]:
-        tree: dict[str, Any] = msgspec.json.decode(sample(name))
-        return tree
-
     return {
         "phone": Target(
             "/webhooks/v1/phone",
@@ -93,21 +95,21 @@ def _targets(agent: int) -> dict[str, Target]:
         ),
         "vapi": Target(
             "/webhooks/v1/vapi",
-            provider("vapi-end-of-call-report.reconstructed.json"),
+            provider_sample("vapi"),
             ("message", "artifact", "messages"),
             (("message", "startedAt"), ("message", "endedAt"), ("message", "call", "createdAt")),
             (("message", "timestamp"),),
         ),
         "retell": Target(
             "/webhooks/v1/retell",
-            provider("retell-call-analyzed.assembled-from-openapi.json"),
+            provider_sample("retell"),
             ("call", "transcript_object"),
             (),
             (("call", "start_timestamp"), ("call", "end_timestamp")),
         ),
         "elevenlabs": Target(
             "/webhooks/v1/elevenlabs",
-            provider("elevenlabs-post-call-transcription.docs.json"),
+            provider_sample("elevenlabs"),
             ("data", "transcript"),
             (),
             (

@@ -11,8 +11,14 @@ from aiohttp.test_utils import TestClient
 from shared.config import Settings
 from tests.ingest.adapters.test_native import PHONE_CALL, WEB_CHAT
 from tests.ingest.signing import signed
-from tests.ingest.stored import agent_for_every_sample, dead_letters, store_queued, stored_rows
-from tests.ingest.webhooks import assert_nothing_queued, post, sample
+from tests.ingest.stored import (
+    agent_for_every_sample,
+    dead_letters,
+    provider_sample,
+    store_queued,
+    stored_rows,
+)
+from tests.ingest.webhooks import assert_nothing_queued, post
 
 NUL, FFFD = "\x00", "\ufffd"
 
@@ -33,7 +39,7 @@ async def test_nul_becomes_replacement_character_everywhere_and_is_stored(
         "metadata": {f"k{NUL}": {"nested": [f"v{NUL}", 1, None, {f"{NUL}": f"{NUL}{NUL}"}]}},
     }
     chat = {**WEB_CHAT, "agent_id": agent_id, "device_type": f"mob{NUL}", "origin_url": f"{NUL}"}
-    vapi = msgspec.json.decode(sample("vapi-end-of-call-report.reconstructed.json"))
+    vapi = provider_sample("vapi")
     vapi["message"]["analysis"]["summary"] = f"vapi{NUL}summary"
     vapi["message"]["analysis"]["structuredData"] = {f"a{NUL}": f"b{NUL}"}
     for path, payload in [
@@ -68,7 +74,7 @@ async def test_integer_beyond_64_bits_in_metadata_is_422_naming_it(
         ("/webhooks/v1/phone", {**PHONE_CALL, "metadata": {"a": [1, 2**64]}}, "`$.metadata.a[1]`"),
         ("/webhooks/v1/web-chat", {**WEB_CHAT, "metadata": {"b": {"c": -(2**63) - 1}}}, "`$.metadata.b.c`"),
     ]
-    retell = msgspec.json.decode(sample("retell-call-analyzed.assembled-from-openapi.json"))
+    retell = provider_sample("retell")
     retell["call"]["metadata"] = {"big": 10**30}
     cases.append(("/webhooks/v1/retell", retell, "`$.call.metadata.big`"))
     for path, payload, where in cases:

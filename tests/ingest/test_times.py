@@ -16,8 +16,14 @@ from aiohttp.test_utils import TestClient
 from shared.config import Settings
 from tests.ingest.adapters.test_native import PHONE_CALL, WEB_CHAT
 from tests.ingest.signing import signed
-from tests.ingest.stored import agent_for_every_sample, dead_letters, store_queued, stored_rows
-from tests.ingest.webhooks import assert_nothing_queued, post, sample
+from tests.ingest.stored import (
+    agent_for_every_sample,
+    dead_letters,
+    provider_sample,
+    store_queued,
+    stored_rows,
+)
+from tests.ingest.webhooks import assert_nothing_queued, post
 
 MIN, MAX = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"
 WINDOW = "time must lie between 1970-01-01T00:00:00Z and 2100-01-01T00:00:00Z"
@@ -25,19 +31,19 @@ SPAN = "a conversation may last at most 2147483647 seconds"
 
 
 def _vapi(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = msgspec.json.decode(sample("vapi-end-of-call-report.reconstructed.json"))
+    body = provider_sample("vapi")
     body["message"].update(changes)
     return body
 
 
 def _retell(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = msgspec.json.decode(sample("retell-call-analyzed.assembled-from-openapi.json"))
+    body = provider_sample("retell")
     body["call"].update(changes)
     return body
 
 
 def _eleven(event_timestamp: int | None = None, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = msgspec.json.decode(sample("elevenlabs-post-call-transcription.docs.json"))
+    body = provider_sample("elevenlabs")
     body["data"]["metadata"].update(changes)
     if event_timestamp is not None:
         body["event_timestamp"] = event_timestamp
