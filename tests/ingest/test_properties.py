@@ -122,28 +122,40 @@ def _targets(agent: int) -> dict[str, Target]:
 
 
 def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [*value, *(s for item in value.values() for s in _strings(item))]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return []
+    """Every string in a JSON value, keys included (iterative: metadata may nest ~900 deep)."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            found.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _same(stored: Any, sent: Any) -> bool:
     """JSON equality as jsonb keeps it: numbers compare by value (1e19 comes back as an int)."""
-    if isinstance(sent, float) or isinstance(stored, float):
-        return isinstance(stored, int | float) and float(stored) == float(sent)
-    if isinstance(sent, dict):
-        return (
-            isinstance(stored, dict)
-            and stored.keys() == sent.keys()
-            and all(_same(stored[k], v) for k, v in sent.items())
-        )
-    if isinstance(sent, list):
-        return isinstance(stored, list) and len(stored) == len(sent) and all(map(_same, stored, sent))
-    return bool(stored == sent) and type(stored) is type(sent)
+    stack = [(stored, sent)]
+    while stack:
+        a, b = stack.pop()
+        if isinstance(b, float) or isinstance(a, float):
+            if not (isinstance(a, int | float) and float(a) == float(b)):
+                return False
+        elif isinstance(b, dict):
+            if not (isinstance(a, dict) and a.keys() == b.keys()):
+                return False
+            stack.extend((a[key], b[key]) for key in b)
+        elif isinstance(b, list):
+            if not (isinstance(a, list) and len(a) == len(b)):
+                return False
+            stack.extend(zip(a, b, strict=True))
+        elif a != b or type(a) is not type(b):
+            return False
+    return True
 
 
 async def _reset(pg: asyncpg.Pool, redis_client: aioredis.Redis) -> None:

@@ -104,3 +104,24 @@ async def test_metadata_as_deep_as_the_decoder_accepts_is_stored_with_or_without
         for _ in range(depth - 1):
             value = value[0]
         assert value == [leaf]
+
+
+async def test_provider_call_id_past_255_characters_is_422_naming_it(
+    client: TestClient, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    # Found by the property tests: a 10,000-character Retell call_id got 202, then the unique
+    # index on (source, provider_call_id) refused the row ("index row requires 10336 bytes").
+    vapi, retell, eleven = provider_sample("vapi"), provider_sample("retell"), provider_sample("elevenlabs")
+    vapi["message"]["call"]["id"] = "v" * 256
+    retell["call"]["call_id"] = "r" * 10_000
+    eleven["data"]["conversation_id"] = ""
+    for path, payload, where in [
+        ("/webhooks/v1/vapi", vapi, "$.message.call.id"),
+        ("/webhooks/v1/retell", retell, "$.call.call_id"),
+        ("/webhooks/v1/elevenlabs", eleven, "$.data.conversation_id"),
+    ]:
+        body = msgspec.json.encode(payload)
+        reply = await post(client, path, body, signed(path, body), 422)
+        assert reply["detail"].endswith(f" - at `{where}`"), reply
+        assert "length" in reply["detail"]
+    await assert_nothing_queued(redis_client, settings)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from shared.errors import InvalidInput
 from shared.models import FinishedConversation
+
+# A provider's call id: with the source, the key of the conversations' unique index, whose entries
+# Postgres caps at ~8 KB. Provider ids are UUIDs or 32-character strings; ours allow 255 too.
+CallId = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 
 
 class Ignored(msgspec.Struct, frozen=True):
