@@ -9,11 +9,13 @@ import structlog
 from aiohttp import web
 
 from services.ingest.adapters.common import Ignored
+from services.ingest.bodies import read_body
 from services.ingest.enqueue import enqueue, queue_key
 from services.ingest.openapi import OPENAPI_JSON
 from services.ingest.replies import IgnoredReply, Queued
 from services.ingest.sources import SOURCES, Source
-from shared.errors import NotFound
+from services.ingest.storable import storable
+from shared.errors import NotFound, undecodable_as_invalid
 from shared.models import QueuedEvent
 from shared.web import JSON, json_response, settings_key
 
@@ -29,16 +31,22 @@ async def receive_webhook(request: web.Request) -> web.Response:
     """Answer 202 only once the event is on the queue; bad input is refused before it gets there."""
     name = request.match_info["source"]
     source = _source(name)
-    body = await request.read()  # client_max_size turns an oversized body into 413 here
-    delivery_id = source.verify(request.app[settings_key], request.headers, body, time.time())
-    adapted = source.adapt(body)
     structlog.contextvars.bind_contextvars(source=name)
-    if isinstance(adapted, Ignored):
-        return json_response(IgnoredReply(reason=adapted.reason))
+    settings = request.app[settings_key]
+    body = await read_body(request, name, settings)
+    if isinstance(body, Ignored):  # large ElevenLabs audio, its signature checked while streaming
+        return json_response(IgnoredReply(reason=body.reason))
+    delivery_id = source.verify(settings, request.headers, body, time.time())
+    # msgspec's UnicodeDecodeError/RecursionError (and storable's own walk of deep metadata) are 422.
+    with undecodable_as_invalid():
+        adapted = source.adapt(body)
+        conversation = adapted if isinstance(adapted, Ignored) else storable(adapted, body)
+    if isinstance(conversation, Ignored):
+        return json_response(IgnoredReply(reason=conversation.reason))
     event = QueuedEvent(
-        conversation=adapted, raw_body=body, received_at=datetime.now(UTC), delivery_id=delivery_id
+        conversation=conversation, raw_body=body, received_at=datetime.now(UTC), delivery_id=delivery_id
     )
-    job_id = await enqueue(request.app[queue_key], request.app[settings_key].queue_name, event)
+    job_id = await enqueue(request.app[queue_key], settings.queue_name, event)
     structlog.contextvars.bind_contextvars(job_id=job_id)
     return json_response(Queued(job_id=job_id), status=202)
 

@@ -6,8 +6,10 @@ from typing import Any
 
 import msgspec
 
+from services.ingest.adapters.elevenlabs import POST_CALL_TRANSCRIPTION
 from services.ingest.adapters.elevenlabs_schema import ElevenWebhook
 from services.ingest.adapters.native_schema import NativePhoneCall, NativeWebChat
+from services.ingest.adapters.retell import RANKS
 from services.ingest.adapters.retell_schema import RetellWebhook
 from services.ingest.adapters.vapi_schema import VapiWebhook
 from services.ingest.replies import ErrorBody, IgnoredReply, Queued
@@ -64,10 +66,70 @@ _STANDARD_HEADERS = [
 
 _ERRORS = {
     "401": "missing or bad signature, or timestamp outside tolerance",
-    "413": "body over the configured limit (1 MiB by default)",
+    "413": "body over the configured limit (1 MiB by default; ElevenLabs post_call_audio: 128 MiB)",
     "422": "malformed JSON or a wrong field; the detail names the field",
     "503": "the queue is unreachable; retry later",
 }
+
+
+# Rules the Structs check in code, stated in the schema too so the document and the server agree.
+_COMPONENTS["NativePhoneCall"]["anyOf"] = [
+    {"required": ["to"], "properties": {"to": {"type": "string"}}},
+    {"required": ["agent_id"], "properties": {"agent_id": {"type": "integer"}}},
+]
+_COMPONENTS["NativePhoneCall"]["description"] += " Either `to` or `agent_id` is required."
+for _name in ("NativePhoneCall", "NativeWebChat"):
+    _COMPONENTS[_name]["description"] += (
+        " `ended_at` must not be before `started_at`; the conversation lasts at most 2147483647 s."
+    )
+
+
+def _absent(field: str) -> dict[str, Any]:
+    return {"anyOf": [{"not": {"required": [field]}}, {"properties": {field: {"type": "null"}}}]}
+
+
+def _provider(stored: dict[str, Any], is_stored: dict[str, Any], is_other: dict[str, Any]) -> dict[str, Any]:
+    """A provider's body: a stored event type in full, or any other type of event (200 ignored)."""
+    return {
+        "anyOf": [
+            {"allOf": [stored, is_stored], "title": "stored event"},
+            {"allOf": [{"type": "object"}, is_other], "title": "any other event type (ignored)"},
+        ]
+    }
+
+
+def _named(field: str, values: list[str], stored: bool) -> dict[str, Any]:
+    """`field` is a string that is (or is not) one of values."""
+    kind: dict[str, Any] = {"enum": values} if stored else {"type": "string", "not": {"enum": values}}
+    return {"required": [field], "properties": {field: kind}}
+
+
+_VAPI_TYPES, _RETELL_EVENTS, _ELEVEN_TYPES = ["end-of-call-report"], list(RANKS), [POST_CALL_TRANSCRIPTION]
+_VAPI_BODY = _provider(
+    _VAPI,
+    {"properties": {"message": _named("type", _VAPI_TYPES, True)}},
+    {
+        "required": ["message"],
+        "properties": {"message": {"type": "object", **_named("type", _VAPI_TYPES, False)}},
+    },
+)
+# Retell names the event `event`, some pages `event_type`; `event` wins when both are given.
+_RETELL_BODY = _provider(
+    _RETELL,
+    {
+        "anyOf": [
+            _named("event", _RETELL_EVENTS, True),
+            {"allOf": [_absent("event"), _named("event_type", _RETELL_EVENTS, True)]},
+        ]
+    },
+    {
+        "anyOf": [
+            _named("event", _RETELL_EVENTS, False),
+            {"allOf": [_absent("event"), _named("event_type", _RETELL_EVENTS, False)]},
+        ]
+    },
+)
+_ELEVEN_BODY = _provider(_ELEVEN, _named("type", _ELEVEN_TYPES, True), _named("type", _ELEVEN_TYPES, False))
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -107,13 +169,13 @@ def build_openapi() -> dict[str, Any]:
                 "Native finished web chat", _CHAT, ["standardWebhooks"], False
             ),
             "/webhooks/v1/vapi": _operation(
-                "Vapi end-of-call-report", _VAPI, ["vapiSecret", "vapiHmac"], True
+                "Vapi end-of-call-report", _VAPI_BODY, ["vapiSecret", "vapiHmac"], True
             ),
             "/webhooks/v1/retell": _operation(
-                "Retell call_ended / call_analyzed", _RETELL, ["retellSignature"], True
+                "Retell call_ended / call_analyzed", _RETELL_BODY, ["retellSignature"], True
             ),
             "/webhooks/v1/elevenlabs": _operation(
-                "ElevenLabs post_call_transcription", _ELEVEN, ["elevenlabsSignature"], True
+                "ElevenLabs post_call_transcription", _ELEVEN_BODY, ["elevenlabsSignature"], True
             ),
         },
         "components": {"schemas": _COMPONENTS, "securitySchemes": _SECURITY_SCHEMES},

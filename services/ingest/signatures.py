@@ -137,10 +137,11 @@ def verify_retell(
         raise Unauthenticated("x-retell-signature does not match")
 
 
-def verify_elevenlabs(
-    secrets: tuple[str, ...], headers: Mapping[str, str], body: bytes, now_s: float, tolerance_s: int
-) -> None:
-    """ElevenLabs: `ElevenLabs-Signature: t=<s>,v0=<hex HMAC-SHA256(secret, "<t>.<body>")>`."""
+def elevenlabs_macs(
+    secrets: tuple[str, ...], headers: Mapping[str, str], now_s: float, tolerance_s: int
+) -> tuple[list[hmac.HMAC], str]:
+    """The header checked (401 if malformed or too old) and one HMAC per secret, fed `<t>.`: the
+    caller feeds the body, in pieces if it likes, then calls check_elevenlabs."""
     _require(secrets)
     parts = dict(item.partition("=")[::2] for item in _header(headers, "elevenlabs-signature").split(","))
     raw_ts, presented = parts.get("t", ""), parts.get("v0", "")
@@ -148,6 +149,21 @@ def verify_elevenlabs(
         raise Unauthenticated("elevenlabs-signature is malformed")
     timestamp = _int_header(raw_ts, "elevenlabs-signature timestamp")
     _check_age(timestamp, now_s, max(ELEVENLABS_MAX_AGE_S, tolerance_s), tolerance_s, "elevenlabs-signature")
-    message = raw_ts.encode() + b"." + body
-    if not _any_match([_hmac_hex(secret.encode(), message) for secret in secrets], presented):
+    macs = [hmac.new(secret.encode(), raw_ts.encode() + b".", hashlib.sha256) for secret in secrets]
+    return macs, presented
+
+
+def check_elevenlabs(macs: list[hmac.HMAC], presented: str) -> None:
+    """401 unless one of the fed HMACs matches the presented v0."""
+    if not _any_match([mac.hexdigest() for mac in macs], presented):
         raise Unauthenticated("elevenlabs-signature does not match")
+
+
+def verify_elevenlabs(
+    secrets: tuple[str, ...], headers: Mapping[str, str], body: bytes, now_s: float, tolerance_s: int
+) -> None:
+    """ElevenLabs: `ElevenLabs-Signature: t=<s>,v0=<hex HMAC-SHA256(secret, "<t>.<body>")>`."""
+    macs, presented = elevenlabs_macs(secrets, headers, now_s, tolerance_s)
+    for mac in macs:
+        mac.update(body)
+    check_elevenlabs(macs, presented)

@@ -97,11 +97,11 @@ async def _dead_letter(
     conv = event.conversation
     dead_letter_id = await insert_dead_letter(
         state.pool,
-        job_id=job_id_for(event),
+        job_id=_text(job_id_for(event)),
         source=conv.source,
-        provider_call_id=conv.provider_call_id,
+        provider_call_id=_text(conv.provider_call_id),
         reason=reason,
-        detail=detail,
+        detail=_text(detail),
         payload=payload,
     )
     log.warning("dead_lettered", reason=reason, detail=detail, dead_letter_id=dead_letter_id)
@@ -113,14 +113,20 @@ async def _dead_letter_raw(state: WorkerState, job_id: str, payload: bytes, deta
     source, call_id = parse_job_id(job_id)
     await insert_dead_letter(
         state.pool,
-        job_id=job_id,
-        source=source,
-        provider_call_id=call_id,
+        job_id=_text(job_id),
+        source=_text(source),
+        provider_call_id=call_id and _text(call_id),
         reason="invalid",
-        detail=detail,
+        detail=_text(detail),
         payload=payload,
     )
     log.warning("dead_lettered", reason="invalid", detail=detail)
+
+
+def _text(value: str) -> str:
+    """Postgres text cannot hold NUL: a dead letter must be writable whatever the event held (ingest
+    replaces NUL since #11, but jobs queued before that, or by other producers, may still carry it)."""
+    return value.replace("\x00", "\ufffd")
 
 
 def parse_job_id(job_id: str) -> tuple[str, str | None]:

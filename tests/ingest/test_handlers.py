@@ -50,7 +50,8 @@ def _with(**changes: object) -> bytes:
         ),
         (_with(call_id=""), "at `$.call_id`"),
         (_with(to="+0 12"), "at `$.to`"),
-        (_with(**{"from": "555-0100-000-000-000-000"}), "not a phone number in E.164 form - at `$.from`"),
+        (_with(**{"from": "555-0100-000-000-000-000"}), "matching regex"),
+        (_with(**{"from": "555-0100-000-000-000-000"}), "- at `$.from`"),
         (
             _with(transcript=[{"role": "wizard", "content": "hi", "elapsed_s": 1}]),
             "at `$.transcript[0].role`",

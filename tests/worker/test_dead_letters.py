@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import msgspec
 from arq.connections import ArqRedis
@@ -119,3 +121,17 @@ async def test_transient_retries_do_not_use_up_tries(
     assert await pg.fetchval("SELECT count(*) FROM conversations") == 1
     assert await pg.fetchval("SELECT count(*) FROM dead_letters") == 0
     assert await arq_pool.exists(f"ringready:transient:{job_id}") == 0
+
+
+async def test_event_with_nul_still_ends_as_a_dead_letter_not_retried_forever(
+    settings: Settings, pg: asyncpg.Pool, arq_pool: ArqRedis, agent: Agent
+) -> None:
+    # What ingest queued before it replaced NUL (or any other producer): the store fails, and the
+    # dead letter holding it must still be writable, or the job retries for ever.
+    event = make_event("call-\x00-nul", summary="a\x00b")
+    await enqueue_event(arq_pool, event)
+    async with asyncio.timeout(30):
+        await drain(settings)
+    rows = await pg.fetch("SELECT job_id, provider_call_id, reason, detail FROM dead_letters")
+    assert [(r["provider_call_id"], r["reason"]) for r in rows] == [("call-\ufffd-nul", "failed")]
+    assert "\x00" not in rows[0]["job_id"] + rows[0]["detail"]

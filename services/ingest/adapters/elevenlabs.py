@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -11,7 +10,7 @@ from services.ingest.adapters.common import Adapted, Ignored
 from services.ingest.adapters.elevenlabs_schema import ElevenData, ElevenKind, ElevenWebhook
 from services.ingest.phone import to_e164
 from services.ingest.roles import normalise_role
-from services.ingest.timestamps import from_epoch_s
+from services.ingest.timestamps import check_span, from_epoch_s, plus_seconds
 from shared.models import FinishedConversation, Turn
 
 POST_CALL_TRANSCRIPTION = "post_call_transcription"
@@ -61,8 +60,13 @@ def adapt_elevenlabs(body: bytes) -> Adapted:
         return Ignored(f"elevenlabs webhook type {kind!r} is not stored")
     webhook = webhook_decoder.decode(body)
     data = webhook.data
-    started_at = from_epoch_s(data.metadata.start_time_unix_secs)
-    ended_at = started_at + timedelta(seconds=data.metadata.call_duration_secs)
+    started_at = from_epoch_s(data.metadata.start_time_unix_secs, "data.metadata.start_time_unix_secs")
+    duration_path = "data.metadata.call_duration_secs"
+    ended_at = plus_seconds(started_at, data.metadata.call_duration_secs, duration_path)
+    check_span(started_at, ended_at, duration_path)
+    event_at = ended_at
+    if webhook.event_timestamp:
+        event_at = from_epoch_s(webhook.event_timestamp, "event_timestamp")
     from_number, to_number = _numbers(data)
     return FinishedConversation(
         source="elevenlabs",
@@ -70,7 +74,7 @@ def adapt_elevenlabs(body: bytes) -> Adapted:
         channel="phone",
         event_type=POST_CALL_TRANSCRIPTION,
         event_rank=TRANSCRIPTION_RANK,
-        event_at=from_epoch_s(webhook.event_timestamp) if webhook.event_timestamp else ended_at,
+        event_at=event_at,
         started_at=started_at,
         ended_at=ended_at,
         transcript=_turns(data),

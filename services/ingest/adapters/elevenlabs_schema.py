@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from services.ingest.adapters.common import CallId
+
 
 class ElevenTurn(msgspec.Struct, frozen=True, kw_only=True):
     """One `data.transcript[]` element; tool-only turns have a null message."""
@@ -43,7 +45,7 @@ class ElevenAnalysis(msgspec.Struct, frozen=True, kw_only=True):
 class ElevenData(msgspec.Struct, frozen=True, kw_only=True):
     """`data`: the conversation."""
 
-    conversation_id: str
+    conversation_id: CallId
     metadata: ElevenMetadata
     agent_id: str | None = None
     status: str | None = None

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import datetime
 
 import msgspec
 
 from services.ingest.adapters.common import invalid
-from services.ingest.adapters.native_schema import ChatTurn, NativePhoneCall, NativeWebChat, PhoneTurn
+from services.ingest.adapters.native_schema import (
+    ChatTurn,
+    NativeBase,
+    NativePhoneCall,
+    NativeWebChat,
+    PhoneTurn,
+)
 from services.ingest.phone import to_e164
 from services.ingest.roles import normalise_role
-from services.ingest.timestamps import as_utc
+from services.ingest.timestamps import as_utc, check_span
 from shared.models import FinishedConversation, Role, Turn
 
 # Native senders version a record with `updated_at`; the rank is the same for every delivery.
@@ -37,26 +44,35 @@ def _number(value: str | None, field: str) -> str | None:
 
 
 def _visitor_ip(value: str | None) -> str | None:
-    if value is None:
+    if not value:
         return None
     try:
+        if "%" in value:  # a scoped IPv6 address (fe80::1%eth0) is not a visitor's address
+            raise ValueError(value)
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise invalid("not an IPv4 or IPv6 address", "visitor_ip") from None
 
 
+def _times(event: NativeBase) -> tuple[datetime, datetime, datetime]:
+    """(started, ended, event time) in UTC; the schema has checked their window and order."""
+    started_at, ended_at = as_utc(event.started_at, "started_at"), as_utc(event.ended_at, "ended_at")
+    check_span(started_at, ended_at, "ended_at")
+    return started_at, ended_at, as_utc(event.updated_at, "updated_at") if event.updated_at else ended_at
+
+
 def adapt_phone(body: bytes) -> FinishedConversation:
     """Decode a native phone event (422 naming the field on bad input)."""
     call = phone_decoder.decode(body)
-    ended_at = as_utc(call.ended_at)
+    started_at, ended_at, event_at = _times(call)
     return FinishedConversation(
         source="phone",
         provider_call_id=call.call_id,
         channel="phone",
         event_type="call_ended",
         event_rank=NATIVE_RANK,
-        event_at=as_utc(call.updated_at) if call.updated_at else ended_at,
-        started_at=as_utc(call.started_at),
+        event_at=event_at,
+        started_at=started_at,
         ended_at=ended_at,
         transcript=_turns(call.transcript, "caller"),
         from_number=_number(call.from_, "from"),
@@ -74,15 +90,15 @@ def adapt_phone(body: bytes) -> FinishedConversation:
 def adapt_web_chat(body: bytes) -> FinishedConversation:
     """Decode a native web-chat event (422 naming the field on bad input)."""
     chat = web_chat_decoder.decode(body)
-    ended_at = as_utc(chat.ended_at)
+    started_at, ended_at, event_at = _times(chat)
     return FinishedConversation(
         source="web_chat",
         provider_call_id=chat.session_id,
         channel="web_chat",
         event_type="chat_ended",
         event_rank=NATIVE_RANK,
-        event_at=as_utc(chat.updated_at) if chat.updated_at else ended_at,
-        started_at=as_utc(chat.started_at),
+        event_at=event_at,
+        started_at=started_at,
         ended_at=ended_at,
         transcript=_turns(chat.transcript, "visitor"),
         agent_id=chat.agent_id,

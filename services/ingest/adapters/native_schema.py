@@ -8,11 +8,34 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-UtcTime = Annotated[datetime, Meta(tz=True, description="RFC 3339 with a UTC offset")]
+from services.ingest.timestamps import as_utc
+
+UtcTime = Annotated[
+    datetime,
+    Meta(
+        tz=True,
+        description="RFC 3339 with a UTC offset, between 1970-01-01T00:00:00Z and 2100-01-01T00:00:00Z",
+    ),
+]
 Text = Annotated[str, Meta(max_length=10_000)]
 Id = Annotated[str, Meta(min_length=1, max_length=255)]
-AgentId = Annotated[int, Meta(ge=1, description="RingReady agent id")]
-PhoneNumber = Annotated[str, Meta(pattern=r"^\+?[0-9 ().\-]{7,24}$", description="E.164 preferred")]
+AgentId = Annotated[int, Meta(ge=1, le=2**63 - 1, description="RingReady agent id")]
+# Exactly what services/ingest/phone.py can normalise to E.164: `+` or `00` or nothing, then 7-15
+# digits not starting with 0, separators anywhere. `(?!\n)`: Python's `$` would also match before a
+# final newline, JSON Schema's (ECMA 262) would not.
+PhoneNumber = Annotated[
+    str,
+    Meta(
+        pattern=r"^(?:\+|[ ().\-]*(?:0[ ().\-]*0)?)[ ().\-]*[1-9](?:[ ().\-]*[0-9]){6,14}[ ().\-]*$(?!\n)",
+        max_length=24,
+        description="E.164 preferred; spaces, dots, dashes and parentheses are ignored, `00` means `+`",
+    ),
+]
+# "" means unknown (stored as null); otherwise the address, validated.
+VisitorIp = Annotated[
+    str,
+    Meta(max_length=45, extra_json_schema={"anyOf": [{"const": ""}, {"format": "ipv4"}, {"format": "ipv6"}]}),
+]
 Seconds = Annotated[float, Meta(ge=0, description="seconds since the conversation started")]
 
 
@@ -44,7 +67,9 @@ class NativeBase(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, Any] = {}
 
     def __post_init__(self) -> None:
-        if self.ended_at < self.started_at:
+        # Compared in UTC, each within the window first: an offset near year 1 or 9999 overflows.
+        started = as_utc(self.started_at, "started_at")
+        if as_utc(self.ended_at, "ended_at") < started:
             raise ValueError("`ended_at` must not be before `started_at` - at `$.ended_at`")
 
 
@@ -70,7 +95,7 @@ class NativeWebChat(NativeBase, frozen=True, kw_only=True):
 
     session_id: Annotated[Id, Meta(description="the widget's chat session id; unique per chat")]
     agent_id: AgentId
-    visitor_ip: Annotated[str, Meta(max_length=45)] | None = None
+    visitor_ip: VisitorIp | None = None
     device_type: Annotated[str, Meta(max_length=50)] | None = None
     origin_url: Annotated[str, Meta(max_length=2048)] | None = None
     visitor_name: Annotated[str, Meta(max_length=200)] | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -11,7 +11,7 @@ from services.ingest.adapters.common import Adapted, Ignored, invalid
 from services.ingest.adapters.retell_schema import RetellCall, RetellKind, RetellWebhook
 from services.ingest.phone import to_e164
 from services.ingest.roles import normalise_role
-from services.ingest.timestamps import from_epoch_ms
+from services.ingest.timestamps import check_span, from_epoch_ms
 from shared.models import FinishedConversation, Turn
 
 # call_analyzed carries everything call_ended has plus the analysis, so it outranks it.
@@ -36,11 +36,17 @@ def _turns(call: RetellCall) -> list[Turn]:
 
 
 def _times(call: RetellCall) -> tuple[datetime, datetime]:
-    if call.end_timestamp is None:
-        raise invalid("`end_timestamp` is required", "call.end_timestamp")
-    ended = from_epoch_ms(call.end_timestamp)
-    # Calls that never connected (dial_failed, dial_no_answer) may have no start.
-    started = from_epoch_ms(call.start_timestamp) if call.start_timestamp is not None else ended
+    """(started, ended); calls that never connected (dial_failed, dial_no_answer) may lack either,
+    so each falls back to the other, and both to the time we received the event."""
+    start, end = call.start_timestamp, call.end_timestamp
+    if end is not None:
+        ended = from_epoch_ms(end, "call.end_timestamp")
+        started = ended if start is None else from_epoch_ms(start, "call.start_timestamp")
+    elif start is not None:
+        started = ended = from_epoch_ms(start, "call.start_timestamp")
+    else:
+        started = ended = datetime.now(UTC)
+    check_span(started, ended, "call.end_timestamp")
     return started, ended
 
 
@@ -65,7 +71,10 @@ def _metadata(call: RetellCall) -> dict[str, Any]:
 def adapt_retell(body: bytes) -> Adapted:
     """Map call_ended / call_analyzed; call_started, transcript_updated and the rest are ignored."""
     kind = kind_decoder.decode(body)
-    event = kind.event or kind.event_type
+    event = kind.event if kind.event is not None else kind.event_type
+    if event is None:
+        # Every Retell webhook names its event; a body without one is not one we may ignore.
+        raise invalid("Object missing required field `event`", "")
     if event not in RANKS:
         return Ignored(f"retell event {event!r} is not stored")
     call = webhook_decoder.decode(body).call

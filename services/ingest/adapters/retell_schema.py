@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+from services.ingest.adapters.common import CallId
+
 
 class RetellWord(msgspec.Struct, frozen=True, kw_only=True):
     """Word timing in seconds from the start of the call audio."""
@@ -34,7 +36,7 @@ class RetellAnalysis(msgspec.Struct, frozen=True, kw_only=True):
 class RetellCall(msgspec.Struct, frozen=True, kw_only=True):
     """`call`: the Retell call object."""
 
-    call_id: str
+    call_id: CallId
     call_type: str | None = None
     agent_id: str | None = None
     agent_name: str | None = None

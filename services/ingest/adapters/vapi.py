@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from services.ingest.adapters.common import Adapted, Ignored, invalid
+from services.ingest.adapters.common import Adapted, Ignored
 from services.ingest.adapters.vapi_schema import VapiEnvelope, VapiReport, VapiTurn, VapiWebhook
 from services.ingest.phone import to_e164
 from services.ingest.roles import normalise_role
-from services.ingest.timestamps import as_utc, from_epoch_ms
+from services.ingest.timestamps import as_utc, check_span, from_epoch_ms
 from shared.models import FinishedConversation, Turn
 
 END_OF_CALL_REPORT = "end-of-call-report"
@@ -34,15 +34,34 @@ def _turns(report: VapiReport) -> list[Turn]:
     return turns
 
 
+def _first(*candidates: tuple[datetime | None, str]) -> tuple[datetime, str] | None:
+    """The first present time and the path it came from."""
+    return next(((value, path) for value, path in candidates if value is not None), None)
+
+
 def _times(report: VapiReport) -> tuple[datetime, datetime]:
+    """(started, ended) from the best times the report carries (docs/ingest.md has the order).
+
+    A call that never connected sends a bare report (call id, status, endedReason): its start and
+    end are the message time, else the time we received it.
+    """
     call = report.call
-    started = report.started_at or call.started_at or call.created_at
-    ended = report.ended_at or call.ended_at
-    if started is None:
-        raise invalid("`startedAt` is required", "message.startedAt")
+    started = _first(
+        (report.started_at, "message.startedAt"),
+        (call.started_at, "message.call.startedAt"),
+        (call.created_at, "message.call.createdAt"),
+    )
+    ended = _first((report.ended_at, "message.endedAt"), (call.ended_at, "message.call.endedAt"))
+    if ended is None and report.timestamp:
+        ended = (from_epoch_ms(report.timestamp, "message.timestamp"), "message.timestamp")
+    ended = ended or started
     if ended is None:
-        raise invalid("`endedAt` is required", "message.endedAt")
-    return as_utc(started), as_utc(ended)
+        now = datetime.now(UTC)
+        return now, now
+    ended_at = as_utc(*ended)
+    started_at = as_utc(*started) if started else ended_at
+    check_span(started_at, ended_at, ended[1])
+    return started_at, ended_at
 
 
 def _numbers(report: VapiReport) -> tuple[str | None, str | None]:
@@ -67,6 +86,7 @@ def _metadata(report: VapiReport) -> dict[str, Any]:
     analysis = report.analysis
     found = {
         "call_type": report.call.type,
+        "call_status": report.call.status,
         "phone_call_provider_id": report.call.phone_call_provider_id,
         "cost": report.cost,
         "success_evaluation": analysis.success_evaluation if analysis else None,
@@ -102,7 +122,7 @@ def adapt_vapi(body: bytes) -> Adapted:
         channel="phone",
         event_type=END_OF_CALL_REPORT,
         event_rank=REPORT_RANK,
-        event_at=from_epoch_ms(report.timestamp) if report.timestamp else ended_at,
+        event_at=from_epoch_ms(report.timestamp, "message.timestamp") if report.timestamp else ended_at,
         started_at=started_at,
         ended_at=ended_at,
         transcript=_turns(report),

@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from services.ingest.adapters.common import CallId
+
 
 class Base(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """Vapi's JSON is camelCase; every field is optional unless the adapter cannot do without it."""
@@ -22,8 +24,9 @@ class VapiParty(Base, frozen=True, kw_only=True):
 class VapiCall(Base, frozen=True, kw_only=True):
     """`message.call`: ids, type and the call's own timestamps."""
 
-    id: str
+    id: CallId
     type: str | None = None
+    status: str | None = None
     assistant_id: str | None = None
     created_at: datetime | None = None
     started_at: datetime | None = None

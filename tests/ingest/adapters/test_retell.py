@@ -69,3 +69,17 @@ async def test_other_events_are_ignored(
     reply = await post(client, "/webhooks/v1/retell", body, retell_headers(body), 200)
     assert reply["status"] == "ignored"
     await assert_nothing_queued(redis_client, settings)
+
+
+async def test_body_without_event_is_422_naming_event(
+    client: TestClient, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    # The analysed call with its discriminator removed: not an event we may silently ignore.
+    body = ANALYZED.replace(b'"event": "call_analyzed",', b"")
+    assert b'"event"' not in body
+    reply = await post(client, "/webhooks/v1/retell", body, retell_headers(body), 422)
+    assert reply["detail"] == "Invalid request body: Object missing required field `event` - at `$`"
+    for other in (b'{"call": {"call_id": "x"}}', b'{"event": null, "call": {"call_id": "x"}}', b"{}"):
+        reply = await post(client, "/webhooks/v1/retell", other, retell_headers(other), 422)
+        assert "`event`" in reply["detail"]
+    await assert_nothing_queued(redis_client, settings)
