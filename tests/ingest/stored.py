@@ -17,9 +17,9 @@ from tests.worker.conftest import drain
 
 # The provider samples these tests mutate (named once, here).
 SAMPLES = {
-    "vapi": "vapi-end-of-call-report.reconstructed.json",
-    "retell": "retell-call-analyzed.assembled-from-openapi.json",
-    "elevenlabs": "elevenlabs-post-call-transcription.docs.json",
+    "vapi": "vapi-end-of-call-report.json",
+    "retell": "retell-call-analyzed.json",
+    "elevenlabs": "elevenlabs-post-call-transcription.json",
 }
 # The number the native phone sample calls; provider samples route by their assistant id.
 AGENT_NUMBER = str(PHONE_CALL["to"])
