@@ -206,6 +206,32 @@ def _transcript(plot: Plot, extra: bool, human: str) -> tuple[tuple[str, str], .
     return tuple(("agent" if role == "agent" else human, text) for role, text, _ in plot.turns(extra))
 
 
+def _provider_call(
+    run: str,
+    n: int,
+    plot: Plot,
+    summary: str | None,
+    span: tuple[datetime, datetime],
+    end_reason: str,
+    *,
+    extra_turns: bool = True,
+) -> Expected:
+    """What a provider's phone call to the demo agent must look like once stored."""
+    return Expected(
+        channel="phone",
+        from_number=caller_number(run, n),
+        to_number=AGENT_PHONE,
+        caller_name=plot.name,
+        summary=summary,
+        started_at=span[0],
+        ended_at=span[1],
+        end_reason=end_reason,
+        origin_url=None,
+        device_type=None,
+        transcript=_transcript(plot, extra_turns, "caller"),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Native phone and web chat: versions ordered by updated_at; a later one carries a summary.
 
@@ -299,19 +325,7 @@ def _vapi(run: str, n: int, plot: Plot) -> list[Version]:
             "cost": 0.12,
         }
     }
-    expected = Expected(
-        channel="phone",
-        from_number=caller_number(run, n),
-        to_number=AGENT_PHONE,
-        caller_name=plot.name,
-        summary=summary,
-        started_at=plot.started_at,
-        ended_at=ended,
-        end_reason="caller_hung_up",
-        origin_url=None,
-        device_type=None,
-        transcript=_transcript(plot, True, "caller"),
-    )
+    expected = _provider_call(run, n, plot, summary, (plot.started_at, ended), "caller_hung_up")
     return [
         Version("vapi", _json(status), 0, ended, None, ""),
         Version("vapi", _json(report), 2, report_at, expected, ""),
@@ -346,19 +360,7 @@ def _retell(run: str, n: int, plot: Plot) -> list[Version]:
         if rank == 2:
             summary = f"Retell's analysis of call {n}: {plot.ask}"
             call["call_analysis"] = {"call_summary": summary, "user_sentiment": "Positive"}
-        expected = Expected(
-            channel="phone",
-            from_number=caller_number(run, n),
-            to_number=AGENT_PHONE,
-            caller_name=plot.name,
-            summary=summary,
-            started_at=plot.started_at,
-            ended_at=ended,
-            end_reason="caller_hung_up",
-            origin_url=None,
-            device_type=None,
-            transcript=_transcript(plot, True, "caller"),
-        )
+        expected = _provider_call(run, n, plot, summary, (plot.started_at, ended), "caller_hung_up")
         versions.append(Version("retell", _json({"event": event, "call": call}), rank, ended, expected, ""))
     return versions
 
@@ -397,19 +399,8 @@ def _elevenlabs(run: str, n: int, plot: Plot) -> list[Version]:
             "analysis": {"transcript_summary": summary, "call_successful": "success"},
         },
     }
-    expected = Expected(
-        channel="phone",
-        from_number=caller_number(run, n),
-        to_number=AGENT_PHONE,
-        caller_name=plot.name,  # "my name is ..." in the first caller turn
-        summary=summary,
-        started_at=started,
-        ended_at=ended,
-        end_reason="agent_hung_up",
-        origin_url=None,
-        device_type=None,
-        transcript=_transcript(plot, False, "caller"),
-    )
+    # caller_name: "my name is ..." in the first caller turn
+    expected = _provider_call(run, n, plot, summary, (started, ended), "agent_hung_up", extra_turns=False)
     return [Version("elevenlabs", _json(body), 2, datetime.fromtimestamp(event_ts, UTC), expected, "")]
 
 
