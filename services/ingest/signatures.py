@@ -67,7 +67,8 @@ def whsec_key(secret: str) -> bytes:
 
 def sign_standard(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """The `v1,<base64>` signature Standard Webhooks defines for one secret."""
-    content = f"{msg_id}.{timestamp}.".encode() + body
+    # The id's bytes as sent: aiohttp hands non-UTF-8 header bytes over surrogate-escaped.
+    content = f"{msg_id}.{timestamp}.".encode(errors="surrogateescape") + body
     digest = hmac.new(whsec_key(secret), content, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
 
@@ -78,6 +79,8 @@ def verify_standard(
     """Standard Webhooks v1: returns webhook-id (the delivery id) when any entry matches any secret."""
     _require(secrets)
     msg_id = _header(headers, "webhook-id")
+    if not (msg_id.isascii() and msg_id.isprintable()):  # it becomes our delivery id, stored and logged
+        raise Unauthenticated("webhook-id must be printable ASCII")
     timestamp = _int_header(_header(headers, "webhook-timestamp"), "webhook-timestamp")
     presented = _header(headers, "webhook-signature").split()
     _check_age(timestamp, now_s, tolerance_s, tolerance_s, "webhook-timestamp")

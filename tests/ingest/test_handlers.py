@@ -216,3 +216,27 @@ async def test_twenty_concurrent_copies_are_one_job(
     )
     assert {reply["job_id"] for reply in replies} == set(await queued_events(redis_client, settings))
     assert len({reply["job_id"] for reply in replies}) == 1
+
+
+async def test_a_non_ascii_webhook_id_is_refused_as_a_bad_credential_not_a_500(
+    client: TestClient, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    # Raw bytes on the wire: aiohttp hands the header over surrogate-escaped, which a plain
+    # str.encode() refused (UnicodeEncodeError, a 500 before the signature was even checked).
+    body = PHONE_BODY
+    head = (
+        f"POST /webhooks/v1/phone HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"webhook-timestamp: {int(time.time())}\r\nwebhook-signature: v1,AAAA\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+    ).encode()
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(head + b"webhook-id: \xe9t\xe9\r\n\r\n" + body)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 401 Unauthorized", answer
+    assert b'{"detail":"webhook-id must be printable ASCII"}' in rest
+    await assert_nothing_queued(redis_client, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -21,6 +22,7 @@ from tests.helpers import (
     TEST_RETELL_API_KEY,
     TEST_VAPI_HMAC_SECRET,
     TEST_VAPI_SECRET,
+    TEST_WEBHOOK_SECRET,
 )
 from tests.ingest.webhooks import elevenlabs_headers, retell_headers, vapi_hmac_headers
 
@@ -175,3 +177,15 @@ def test_vapi_hmac_timestamp_in_milliseconds() -> None:
     verify_vapi((), (TEST_VAPI_HMAC_SECRET,), signed, body, ts_ms / 1000, TOLERANCE)
     with pytest.raises(Unauthenticated, match="missing X-Vapi-Secret header"):
         verify_vapi((TEST_VAPI_SECRET,), (TEST_VAPI_HMAC_SECRET,), {}, body, ts_ms / 1000, TOLERANCE)
+
+
+@pytest.mark.parametrize("msg_id", ["\udce9t\udce9", "msg_\u00e9", "msg\x01id"])
+def test_a_webhook_id_outside_printable_ascii_is_refused(msg_id: str) -> None:
+    # Signed correctly over the bytes as sent: the id is still refused, since it becomes the
+    # delivery id that is queued, stored and logged.
+    body = b"{}"
+    now = int(time.time())
+    signature = sign_standard(TEST_WEBHOOK_SECRET, msg_id, now, body)
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(now), "webhook-signature": signature}
+    with pytest.raises(Unauthenticated, match="webhook-id must be printable ASCII"):
+        verify_standard((TEST_WEBHOOK_SECRET,), headers, body, now, 300)
