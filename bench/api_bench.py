@@ -27,8 +27,8 @@ from bench import api_load as load
 from bench.api_pairs import limiter_pairs
 from bench.api_report import markdown
 from bench.api_setup import BIG_ACCOUNT, Fixture, prepare_sync, start_servers
+from ops.embedded import free_port
 from shared.db.conversations import LIST_CONVERSATIONS_SQL
-from shared.embedded import free_port
 
 LIMIT = 50
 # The issues' targets, checked by verdict() on the medians of per-round ratios.

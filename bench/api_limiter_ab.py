@@ -34,7 +34,7 @@ from bench import api_load as load
 from bench.api_bench import LIMIT, plan_cases, start_apis
 from bench.api_setup import Fixture, prepare_sync, start_servers
 from bench.ingest_bench import wait_port
-from shared.embedded import free_port, valkey_server
+from ops.embedded import free_port, valkey_server
 
 OFF, ON, BASELINE = "limiter off", "limiter on", "limiter on (baseline)"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest_bench import wait_port
-from shared.embedded import pgbench_path
+from ops.embedded import pgbench_path
 
 WRK_HELP = "wrk is not installed: `apt-get install wrk` (Debian/Ubuntu) and run the bench again."
 _WRK_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")

@@ -10,8 +10,8 @@ from pathlib import Path
 import asyncpg
 
 from bench import data
+from ops.embedded import ManagedServer, postgres_server, valkey_server
 from shared.db.migrate import migrate
-from shared.embedded import ManagedServer, postgres_server, valkey_server
 
 BIG_ACCOUNT = 1
 # Far above anything wrk can send: the limiter does all its work but never denies.

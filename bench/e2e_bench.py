@@ -44,8 +44,8 @@ from bench.e2e_load import Plan, from_number, parse_from_number, poll, send
 from bench.ingest_bench import wait_port
 from bench.worker_bench import prepare as prepare_routing
 from bench.worker_bench import start_module
-from shared.cli.up import stop_children
-from shared.embedded import free_port, postgres_server, valkey_server
+from ops.embedded import free_port, postgres_server, valkey_server
+from ops.runner import stop_children
 
 TARGET_P99_MS = 1000.0
 CHILD_GRACE_S = 60.0

@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import redis
 
-from shared.embedded import free_port, port_open, valkey_server
+from ops.embedded import free_port, port_open, valkey_server
 
 BENCH = Path(__file__).resolve().parent
 SAMPLE = BENCH.parent / "tests" / "fixtures" / "vapi-end-of-call-report.json"

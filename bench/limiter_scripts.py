@@ -24,8 +24,8 @@ from typing import Any, cast
 
 import redis
 
+from ops.embedded import valkey_server
 from services.api.ratelimit import PERIOD_S, WINDOW_SCRIPT
-from shared.embedded import valkey_server
 
 UNLIMITED = 1_000_000_000  # the API bench key's limit: never denied
 WINDOW_US = PERIOD_S * 1_000_000

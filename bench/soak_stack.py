@@ -23,11 +23,7 @@ import asyncpg
 
 from bench.data import unlimited_read_key
 from bench.soak_events import AGENT_PHONE, PROVIDER_IDS, Secrets
-from shared.cli.up import stop_children
-from shared.db.accounts import insert_account
-from shared.db.agents import add_provider_id, insert_agent
-from shared.db.migrate import migrate
-from shared.embedded import (
+from ops.embedded import (
     ManagedServer,
     free_port,
     killed_with_parent,
@@ -35,6 +31,10 @@ from shared.embedded import (
     postgres_server,
     valkey_server,
 )
+from ops.runner import stop_children
+from shared.db.accounts import insert_account
+from shared.db.agents import add_provider_id, insert_agent
+from shared.db.migrate import migrate
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICES = ("api", "ingest", "worker")

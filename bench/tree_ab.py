@@ -46,7 +46,7 @@ from bench import ingest_bench as ingest
 from bench.api_bench import LIMIT, combinations
 from bench.api_setup import Fixture, prepare_sync, start_servers
 from bench.e2e_cpu import process_cpu_s
-from shared.embedded import die_with_parent, free_port
+from ops.embedded import die_with_parent, free_port
 
 TREES = ("before", "after")
 METRICS = ("rps", "p50_ms", "p99_ms", "cpu_us_per_req", "valkey_us_per_req")

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.cli.up import stop_children
+from ops.embedded import die_with_parent, postgres_server, valkey_server
+from ops.runner import stop_children
 from shared.config import Settings
 from shared.db.accounts import insert_account
 from shared.db.agents import insert_agent
 from shared.db.migrate import migrate
-from shared.embedded import die_with_parent, postgres_server, valkey_server
 from shared.models import FinishedConversation, QueuedEvent, Turn
 from shared.queue import create_arq_pool, enqueue_event
 

@@ -14,10 +14,10 @@ import pytest
 import redis.asyncio as aioredis
 
 import shared.logging
+from ops.embedded import ManagedServer, postgres_server, valkey_server
 from shared.config import Settings, from_env
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
-from shared.embedded import ManagedServer, postgres_server, valkey_server
 from tests.helpers import (
     TEST_ELEVENLABS_SECRET,
     TEST_RETELL_API_KEY,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.embedded import ManagedServer
+from ops.embedded import ManagedServer
 
 # A Standard Webhooks secret for tests (base64 of 24 bytes, with the whsec_ prefix).
 TEST_WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

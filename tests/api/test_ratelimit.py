@@ -11,6 +11,7 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
+from ops.embedded import free_port
 from services.api.ratelimit import (
     IP_POLICY,
     KEY_POLICY,
@@ -21,7 +22,6 @@ from services.api.ratelimit import (
     limit_for,
 )
 from shared.config import Settings
-from shared.embedded import free_port
 from shared.redis_pipe import RedisPipe
 from tests.api.factories import pipe_to
 

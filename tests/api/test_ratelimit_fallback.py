@@ -9,9 +9,9 @@ import pytest
 import redis.asyncio as aioredis
 import structlog
 
+from ops.embedded import free_port
 from services.api.ratelimit import RateLimiter
 from shared.config import Settings
-from shared.embedded import free_port
 from tests.api.factories import pipe_to
 from tests.helpers import Servers, eventually
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
+from ops.embedded import free_port
 from services.api.auth import auth_middleware
 from services.api.keysync import key_cache_ctx
 from services.api.ratelimit import RateLimiter
@@ -25,7 +26,6 @@ from shared.config import Settings
 from shared.db.accounts import insert_account
 from shared.db.pool import connect
 from shared.db.statement_pool import StatementPool
-from shared.embedded import free_port
 from shared.middleware import request_middleware
 from shared.redis_pipe import RedisPipe
 from shared.web import (

@@ -16,9 +16,9 @@ import aiohttp
 import asyncpg
 import pytest
 
+from ops.embedded import free_port
 from shared.config import Settings, from_env
 from shared.db.accounts import insert_account
-from shared.embedded import free_port
 from shared.logging import configure_logging
 from shared.serve import run_app
 from tests.api.factories import make_key

@@ -121,7 +121,7 @@ def kind(argv: tuple[str, ...]) -> str | None:
         return "migrate"
     if len(argv) == 2 and argv[0] == "ringready" and argv[1] in SERVICES:
         return "service"
-    if argv[:3] in (("python", "-m", "shared.cli.probe"), ("python", "-m", "services.worker")):
+    if argv[:3] in (("python", "-m", "ops.cli.probe"), ("python", "-m", "services.worker")):
         return "service-healthcheck"
     return {"pg_isready": "pg_isready", "valkey-server": "valkey-server", "valkey-cli": "valkey-cli"}.get(
         argv[0]

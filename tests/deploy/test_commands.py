@@ -15,8 +15,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from ops.embedded import free_port
 from shared.db.migrate import load_migrations
-from shared.embedded import free_port
 from tests.deploy.deployfiles import (
     SERVICES,
     Command,

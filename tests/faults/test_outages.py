@@ -15,8 +15,8 @@ import aiohttp
 import asyncpg
 import pytest
 
+from ops.embedded import free_port, port_open
 from shared.config import Settings
-from shared.embedded import free_port, port_open
 from tests.faults.processes import count_rows, service_env, start_service, stop
 from tests.faults.webhooks import post_call
 from tests.helpers import Servers, eventually

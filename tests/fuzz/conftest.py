@@ -11,8 +11,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from ops.embedded import free_port, port_open
 from shared.config import Settings
-from shared.embedded import free_port, port_open
 from tests.api.factories import bulk_conversations, make_agent, make_conversation, make_key, make_tenant
 from tests.faults.processes import service_env, start_service, stop
 from tests.helpers import (

@@ -59,7 +59,7 @@ async def test_three_concurrent_cli_processes_leave_one_schema(servers: Servers)
     env = {"RINGREADY_DATABASE_URL": url, "RINGREADY_REDIS_URL": servers.redis_url, "PATH": "/usr/bin:/bin"}
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "shared.cli.main", "migrate", env=env, cwd=REPO_ROOT,
+            sys.executable, "-m", "ops.cli.main", "migrate", env=env, cwd=REPO_ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         for _ in range(3)

@@ -9,7 +9,7 @@ import msgspec
 from arq.connections import ArqRedis
 from structlog.testing import capture_logs
 
-from shared.cli.deadletters import replay_dead_letters
+from ops.cli.deadletters import replay_dead_letters
 from shared.config import Settings
 from shared.db.accounts import insert_account
 from shared.db.agents import insert_agent

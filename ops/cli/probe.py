@@ -1,4 +1,4 @@
-"""Container health check for the HTTP services: `python -m shared.cli.probe URL`.
+"""Container health check for the HTTP services: `python -m ops.cli.probe URL`.
 
 Exit 0 when the URL answers 200, 1 otherwise; the image needs no curl or shell. (The worker
 has its own: `python -m services.worker --check`.)
@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Probe one URL; prints why when unhealthy."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1 or not args[0].startswith(("http://", "https://")):
-        print("usage: python -m shared.cli.probe URL", file=sys.stderr)
+        print("usage: python -m ops.cli.probe URL", file=sys.stderr)
         return 2
     if not http_ok(args[0]):
         print(f"unhealthy: {args[0]}", file=sys.stderr)

@@ -16,8 +16,8 @@ import aiohttp
 import asyncpg
 import msgspec
 
-from shared.cli.admin_keys import create_key
-from shared.cli.demo_data import PhoneCall, WebChat, phone_calls, web_chats
+from ops.cli.admin_keys import create_key
+from ops.cli.demo_data import PhoneCall, WebChat, phone_calls, web_chats
 from shared.config import Settings
 from shared.db.account_stats import count_conversations
 from shared.db.accounts import find_account_by_email, insert_account

@@ -12,10 +12,10 @@ from typing import Any, TypeAlias
 import asyncpg
 import msgspec
 
+from ops.embedded.stack import resolved
 from shared.config import Settings
 from shared.db.accounts import find_account_by_email, get_account
 from shared.errors import AppError, InvalidInput, NotFound
-from shared.servers import resolved
 
 Work = Callable[[asyncpg.Connection, Settings], Awaitable[int]]
 Command = Callable[[Settings, argparse.Namespace], int]

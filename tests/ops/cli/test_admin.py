@@ -5,7 +5,7 @@ import json
 import asyncpg
 import pytest
 
-from tests.cli.conftest import Run, one_error_line
+from tests.ops.cli.conftest import Run, one_error_line
 
 
 async def count(pg: asyncpg.Pool, table: str) -> int:

@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from types import FrameType
 
 import asyncpg
 import msgspec
 
-from shared.cli.demo import seed_demo
-from shared.cli.main import SERVICE_MODULES, migrate_database
+from ops.cli.demo import seed_demo
+from ops.cli.migrate import migrate_database
+from ops.embedded.process import ManagedServer
+from ops.embedded.stack import embedded_servers, record_state, running_state, state_path, with_urls
+from ops.runner import SERVICE_MODULES, start_service, stop_children, wait_ready
 from shared.config import Settings
-from shared.embedded import ManagedServer, killed_with_parent
-from shared.servers import (
-    ServerState,
-    embedded_servers,
-    running_state,
-    state_path,
-    with_urls,
-    write_state,
-)
 
 READY_TIMEOUT_S = 60.0
 WEBHOOK_SECRET_FILE = "webhook_secret"  # noqa: S105 - a file name, not a secret
@@ -36,15 +28,6 @@ WEBHOOK_SECRET_FILE = "webhook_secret"  # noqa: S105 - a file name, not a secret
 
 class _Stop(Exception):
     """Raised from the signal handler to leave the wait loop."""
-
-
-def child_env(settings: Settings) -> dict[str, str]:
-    """The environment for a service: ours plus the resolved server URLs."""
-    env = dict(os.environ)
-    env["RINGREADY_DATABASE_URL"] = settings.database_url
-    env["RINGREADY_REDIS_URL"] = settings.redis_url
-    env["RINGREADY_WEBHOOK_SECRETS"] = ",".join(settings.webhook_secrets)
-    return env
 
 
 def with_webhook_secret(settings: Settings) -> Settings:
@@ -57,50 +40,6 @@ def with_webhook_secret(settings: Settings) -> Settings:
         path.touch(mode=0o600)
         path.write_text(secret + "\n")
     return msgspec.structs.replace(settings, webhook_secrets=(path.read_text().strip(),))
-
-
-def start_service(name: str, settings: Settings) -> subprocess.Popen[bytes]:
-    """One service as a child process in its own session; it is killed if we die without stopping it."""
-    return subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", SERVICE_MODULES[name]],
-        env=child_env(settings),
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=killed_with_parent,  # single-threaded at spawn time
-    )
-
-
-def wait_ready(urls: list[str], children: list[subprocess.Popen[bytes]], timeout: float) -> None:
-    """Poll each /readyz until 200; fail early if a child exits."""
-    deadline = time.monotonic() + timeout
-    pending = list(urls)
-    while pending and time.monotonic() < deadline:
-        if any(child.poll() is not None for child in children):
-            raise RuntimeError("a service exited during start-up; see its log above")
-        try:
-            with urllib.request.urlopen(pending[0], timeout=1) as reply:  # noqa: S310 - loopback
-                if reply.status == 200:
-                    pending.pop(0)
-                    continue
-        except OSError:
-            pass
-        time.sleep(0.2)
-    if pending:
-        raise RuntimeError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
-
-
-def stop_children(children: list[subprocess.Popen[bytes]], timeout: float = 30.0) -> None:
-    """SIGTERM every child, then SIGKILL whatever is left after timeout."""
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for child in children:
-        try:
-            child.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _raise_stop(signum: int, _frame: FrameType | None) -> None:
@@ -125,7 +64,7 @@ def run_up(settings: Settings, *, demo: bool) -> int:
         for server in servers:
             server.start()
         live = with_webhook_secret(with_urls(settings, servers))
-        _record_state(live, servers)
+        record_state(live, servers)
         applied = asyncio.run(migrate_database(live))
         print(f"migrations applied: {', '.join(applied) or 'none pending'}", flush=True)
         children = [start_service(name, live) for name in SERVICE_MODULES]
@@ -150,20 +89,6 @@ def run_up(settings: Settings, *, demo: bool) -> int:
         for server in reversed(servers):
             server.stop()
         state_path(settings).unlink(missing_ok=True)
-
-
-def _record_state(live: Settings, servers: list[ManagedServer]) -> None:
-    ports = {server.name: server.port for server in servers}
-    write_state(
-        live,
-        ServerState(
-            supervisor_pid=os.getpid(),
-            database_url=live.database_url,
-            redis_url=live.redis_url,
-            postgres_port=ports.get("postgres", 0),
-            redis_port=ports.get("valkey", 0),
-        ),
-    )
 
 
 def _run_demo(live: Settings, api: str, ingest: str) -> None:

@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 from arq.connections import ArqRedis
 
-from shared.cli.admin_run import SubParsers, guarded, print_rows, run_admin, subcommands, usage
+from ops.cli.admin_run import SubParsers, guarded, print_rows, run_admin, subcommands, usage
 from shared.config import Settings
 from shared.db.dead_letters import claim_for_replay, list_dead_letters, open_dead_letter_ids
 from shared.errors import InvalidInput, NotFound

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from shared.cli.main import main
+from ops.cli.main import main
 from shared.config import Settings
 
 

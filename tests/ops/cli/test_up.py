@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from ops.cli.up import WEBHOOK_SECRET_FILE, with_webhook_secret
+from ops.embedded import free_port, port_open
+from ops.runner import child_env
 from services.ingest.signatures import whsec_key
-from shared.cli.up import WEBHOOK_SECRET_FILE, child_env, with_webhook_secret
 from shared.config import Settings
-from shared.embedded import free_port, port_open
 from tests.helpers import REPO_ROOT
 
 READY_WITHIN_S = 60.0
@@ -42,7 +43,7 @@ class Up:
 
 
 def start_up(tmp_path: Path, *extra: str) -> Up:
-    """`python -m shared.cli.main up` with its own data dir and free ports, no server URLs."""
+    """`python -m ops.cli.main up` with its own data dir and free ports, no server URLs."""
     data_dir, out = tmp_path / "data", tmp_path / "stdout.txt"
     api_port, ingest_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("RINGREADY_")}
@@ -54,7 +55,7 @@ def start_up(tmp_path: Path, *extra: str) -> Up:
     }
     with out.open("wb") as stdout, (tmp_path / "stderr.txt").open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli.main", "up", *extra],
+            [sys.executable, "-m", "ops.cli.main", "up", *extra],
             cwd=REPO_ROOT, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     return Up(process, data_dir, out, api_port, ingest_port)
@@ -173,7 +174,7 @@ def test_up_stops_everything_on_sigterm(tmp_path: Path, reaper: list[Up]) -> Non
     # A second `up` on the same data dir must refuse, not fight over the cluster.
     env = {key: value for key, value in os.environ.items() if not key.startswith("RINGREADY_")}
     env["RINGREADY_DATA_DIR"] = str(up.data_dir)
-    argv = [sys.executable, "-m", "shared.cli.main", "up"]
+    argv = [sys.executable, "-m", "ops.cli.main", "up"]
     again = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, env=env)
     assert again.returncode == 2
     assert again.stderr.startswith(f"error: ringready up is already running on {up.data_dir}"), again.stderr

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import msgspec
 
+from ops.embedded.postgres import postgres_server
+from ops.embedded.process import ManagedServer, port_open
+from ops.embedded.valkey import valkey_server
 from shared.config import Settings
-from shared.embedded import ManagedServer, port_open, postgres_server, valkey_server
 
 STATE_FILE = "servers.json"
 
@@ -33,6 +35,21 @@ def state_path(settings: Settings) -> Path:
 def write_state(settings: Settings, state: ServerState) -> None:
     """Record the running servers."""
     state_path(settings).write_bytes(msgspec.json.encode(state))
+
+
+def record_state(live: Settings, servers: list[ManagedServer]) -> None:
+    """Record this process as the supervisor of the given servers, at live's URLs."""
+    ports = {server.name: server.port for server in servers}
+    write_state(
+        live,
+        ServerState(
+            supervisor_pid=os.getpid(),
+            database_url=live.database_url,
+            redis_url=live.redis_url,
+            postgres_port=ports.get("postgres", 0),
+            redis_port=ports.get("valkey", 0),
+        ),
+    )
 
 
 def running_state(settings: Settings) -> ServerState | None:

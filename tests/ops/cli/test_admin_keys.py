@@ -9,10 +9,10 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from shared.cli import admin_keys
-from shared.embedded import free_port
+from ops.cli import admin_keys
+from ops.embedded import free_port
 from shared.keys import KEYS_CHANGED_CHANNEL
-from tests.cli.conftest import Run, one_error_line
+from tests.ops.cli.conftest import Run, one_error_line
 
 KEY_LINE = re.compile(r"^rr_live_[A-Za-z0-9]{32,}$")
 

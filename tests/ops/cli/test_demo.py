@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import asyncpg
 import msgspec
 
+from ops.cli.demo import CHAT_AGENT, DEMO_EMAIL, PHONE_AGENT, _prepare, sign
+from ops.cli.demo_data import phone_calls, web_chats
 from services.ingest.adapters.native import adapt_phone, adapt_web_chat
 from services.ingest.signatures import verify_standard
-from shared.cli.demo import CHAT_AGENT, DEMO_EMAIL, PHONE_AGENT, _prepare, sign
-from shared.cli.demo_data import phone_calls, web_chats
 from shared.config import Settings
 from shared.keys import hash_key, looks_like_key
 from tests.helpers import FIXTURES, TEST_WEBHOOK_SECRET

@@ -6,10 +6,10 @@ import argparse
 
 import asyncpg
 
-from shared.cli import admin_args
-from shared.cli.admin_agents import register as register_agents
-from shared.cli.admin_keys import register as register_keys
-from shared.cli.admin_run import SubParsers, guarded, print_rows, run_admin, subcommands, usage
+from ops.cli import admin_args
+from ops.cli.admin_agents import register as register_agents
+from ops.cli.admin_keys import register as register_keys
+from ops.cli.admin_run import SubParsers, guarded, print_rows, run_admin, subcommands, usage
 from shared.config import Settings
 from shared.db.accounts import insert_account, list_accounts
 

@@ -5,7 +5,7 @@ import asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from shared.cli.probe import main
+from ops.cli.probe import main
 
 
 async def _status(request: web.Request) -> web.Response:

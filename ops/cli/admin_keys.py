@@ -8,8 +8,8 @@ import sys
 import asyncpg
 from redis.exceptions import RedisError
 
-from shared.cli import admin_args
-from shared.cli.admin_run import SubParsers, guarded, print_rows, resolve_account, run_admin, subcommands
+from ops.cli import admin_args
+from ops.cli.admin_run import SubParsers, guarded, print_rows, resolve_account, run_admin, subcommands
 from shared.config import Settings
 from shared.db.api_keys import insert_key, list_keys, revoke_key, set_rate_limit
 from shared.db.statement_pool import Queryable

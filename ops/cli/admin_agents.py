@@ -6,8 +6,8 @@ import argparse
 
 import asyncpg
 
-from shared.cli import admin_args
-from shared.cli.admin_run import (
+from ops.cli import admin_args
+from ops.cli.admin_run import (
     Command,
     SubParsers,
     guarded,

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
 
-import asyncpg
-
-from shared.cli import admin, deadletters
+from ops.cli import admin, deadletters
+from ops.cli.migrate import cmd_migrate
+from ops.cli.up import run_up
+from ops.runner import SERVICE_MODULES
 from shared.config import ConfigError, Settings, from_env
-from shared.db.migrate import migrate
 from shared.logging import configure_logging
-from shared.servers import resolved
-
-SERVICE_MODULES = {"api": "services.api", "ingest": "services.ingest", "worker": "services.worker"}
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
@@ -30,23 +26,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-async def migrate_database(settings: Settings) -> list[str]:
-    """Apply migrations to settings.database_url."""
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        return await migrate(conn)
-    finally:
-        await conn.close()
-
-
-def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    """Apply pending migrations."""
-    with resolved(settings) as live:
-        applied = asyncio.run(migrate_database(live))
-    print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
-    return 0
-
-
 def cmd_service(settings: Settings, args: argparse.Namespace) -> int:
     """Replace this process with one service (what a container runs)."""
     module = SERVICE_MODULES[args.command]
@@ -55,13 +34,11 @@ def cmd_service(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     """Embedded servers (if needed), migrations, and all three services until Ctrl-C."""
-    from shared.cli.up import run_up
-
     return run_up(settings, demo=args.demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Every subcommand; admin groups register themselves from shared.cli.admin."""
+    """Every subcommand; admin groups register themselves from ops.cli.admin."""
     parser = _Parser(prog="ringready", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
@@ -75,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_admin(sub: argparse._SubParsersAction[_Parser]) -> None:
-    """Operator command groups: accounts, agents, keys (shared.cli.admin) and dead letters."""
+    """Operator command groups: accounts, agents, keys (ops.cli.admin) and dead letters."""
     admin.register(sub)
     deadletters.register(sub)
 
