@@ -11,8 +11,10 @@ CALLERS = ("Maria Lopez", "James Carter", "Priya Shah", "Tom Becker", "Aisha Kha
            "Chen Wei", "Sofia Rossi", "Noah Kim", "Emma Dubois", "Diego Alvarez", "Grace Park")  # fmt: skip
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 TIMES = ("9:00", "10:30", "11:15", "1:45", "3:00", "4:30")
+# (end reason, ((role, line with {business}/{name}/{day}/{time}), ...)) per conversation.
+Scripts = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
 
-PHONE_SCRIPTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+PHONE_SCRIPTS: Scripts = (
     (
         "completed",
         (
@@ -55,7 +57,7 @@ PHONE_SCRIPTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (("agent", "Hi {name}, this is Ava from {business} returning your call about whitening prices."),),
     ),
 )
-CHAT_SCRIPTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+CHAT_SCRIPTS: Scripts = (
     (
         "visitor_ended",
         (
@@ -137,16 +139,27 @@ def _script(
     return turns, elapsed
 
 
+def _finished(
+    rng: random.Random,
+    scripts: Scripts,
+    business: str,
+    now: datetime,
+) -> tuple[str, list[Turn], datetime, datetime]:
+    """One scripted conversation that ended within the last 30 days: reason, turns, start, end."""
+    reason, lines = rng.choice(scripts)
+    turns, length = _script(rng, lines, business)
+    started = now - timedelta(minutes=rng.randint(10, 30 * 24 * 60))
+    return reason, turns, started, started + timedelta(seconds=length)
+
+
 def phone_calls(count: int, to: str, business: str, now: datetime, rng: random.Random) -> list[PhoneCall]:
     """`count` finished calls to `to` over the last 30 days."""
     calls = []
     for index in range(count):
-        reason, lines = rng.choice(PHONE_SCRIPTS)
-        turns, length = _script(rng, lines, business)
-        started = now - timedelta(minutes=rng.randint(10, 30 * 24 * 60))
+        reason, turns, started, ended = _finished(rng, PHONE_SCRIPTS, business, now)
         calls.append(PhoneCall(
             call_id=f"demo-call-{index:04d}", to=to, from_=f"+1555{rng.randint(2000000, 9999999)}",
-            started_at=started, ended_at=started + timedelta(seconds=length), end_reason=reason,
+            started_at=started, ended_at=ended, end_reason=reason,
             caller_name=rng.choice((*CALLERS, None)), transcript=turns,
             recording_url=f"https://recordings.ringready.local/demo-call-{index:04d}.mp3",
         ))  # fmt: skip
@@ -157,12 +170,10 @@ def web_chats(count: int, agent_id: int, business: str, now: datetime, rng: rand
     """`count` finished web chats with agent `agent_id` over the last 30 days."""
     chats = []
     for index in range(count):
-        reason, lines = rng.choice(CHAT_SCRIPTS)
-        turns, length = _script(rng, lines, business)
-        started = now - timedelta(minutes=rng.randint(10, 30 * 24 * 60))
+        reason, turns, started, ended = _finished(rng, CHAT_SCRIPTS, business, now)
         chats.append(WebChat(
-            session_id=f"demo-chat-{index:04d}", agent_id=agent_id, started_at=started,
-            ended_at=started + timedelta(seconds=length), end_reason=reason,
+            session_id=f"demo-chat-{index:04d}", agent_id=agent_id, started_at=started, ended_at=ended,
+            end_reason=reason,
             visitor_name=rng.choice((*CALLERS, None)), visitor_ip=f"203.0.113.{rng.randint(1, 254)}",
             device_type=rng.choice(("desktop", "mobile", "tablet")), origin_url=rng.choice(PAGES),
             transcript=turns,
