@@ -20,7 +20,8 @@ ACCOUNTS_SQL = "SELECT count(*) FROM accounts"
 async def test_one_connection_round_trips_json_and_jsonb(settings: Settings) -> None:
     conn = await connect(settings)
     try:
-        assert tuple(await conn.fetchrow(ROUND_TRIP_SQL, DOCUMENT)) == (DOCUMENT, DOCUMENT)
+        row = await conn.fetchrow(ROUND_TRIP_SQL, DOCUMENT)
+        assert row is not None and tuple(row) == (DOCUMENT, DOCUMENT)
         assert await conn.fetchval("SELECT '[1, {\"a\": true}]'::jsonb") == [1, {"a": True}]
     finally:
         await conn.close()
@@ -30,7 +31,8 @@ async def test_the_pool_is_sized_by_settings_unless_overridden(settings: Setting
     pool = await create_pool(settings)
     try:
         assert (pool.get_min_size(), pool.get_max_size()) == (settings.pg_pool_min, settings.pg_pool_max)
-        assert tuple(await pool.fetchrow(ROUND_TRIP_SQL, DOCUMENT)) == (DOCUMENT, DOCUMENT)
+        row = await pool.fetchrow(ROUND_TRIP_SQL, DOCUMENT)
+        assert row is not None and tuple(row) == (DOCUMENT, DOCUMENT)
     finally:
         await pool.close()
     small = await create_pool(settings, min_size=1, max_size=1)
