@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 
@@ -22,6 +23,7 @@ TEST_ELEVENLABS_SECRET = "wsec_test_elevenlabs"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Test data written for this repo: provider webhook samples, test vectors, documented value lists.
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,11 +48,28 @@ async def create_database(admin_url: str, prefix: str) -> tuple[str, str]:
     return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]], within_s: float, what: str) -> None:
-    """Poll a condition until it holds; fail naming what did not happen."""
+async def eventually(
+    condition: Callable[[], Awaitable[T | None]],
+    within_s: float,
+    what: str | Callable[[], str],
+    *,
+    every_s: float = 0.05,
+    retrying: tuple[type[Exception], ...] = (),
+) -> T:
+    """Poll a condition until it returns something truthy, and return that; fail naming what did not
+    happen (`what` may be a function, so the message can show the state at the deadline).
+
+    An exception in `retrying` counts as "not yet"; when time runs out on one, it is raised as is.
+    """
     deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within_s:.0f} s waiting for {what}")
+    while True:
+        try:
+            if result := await condition():
+                return result
+        except retrying:
+            if time.monotonic() >= deadline:
+                raise
+        if time.monotonic() >= deadline:
+            described = what if isinstance(what, str) else what()
+            raise AssertionError(f"timed out after {within_s:g} s waiting for {described}")
+        await asyncio.sleep(every_s)

@@ -30,8 +30,8 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     """Skip asyncpg's per-release reset query (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL).
 
     Nothing here leaves session state behind (locks are xact-scoped, no LISTEN or SET on pooled
-    connections) and asyncpg still rolls back an open transaction; the saved round trip is worth
-    8-38% of API throughput (docs/BENCHMARKS.md).
+    connections) and asyncpg still rolls back an open transaction; what it saves is one round trip
+    per release (not measured on its own: docs/BENCHMARKS.md has no figure for it).
     """
 
 
@@ -63,5 +63,6 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
     }
     options.update(overrides)
     pool = await asyncpg.create_pool(settings.database_url, **options)
-    assert pool is not None
+    if pool is None:  # asyncpg answers None only when an initialised pool is awaited again
+        raise RuntimeError("asyncpg.create_pool returned no pool")
     return pool

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import asyncpg
 import msgspec
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
@@ -14,7 +12,7 @@ from services.api.app import create_app
 from shared.config import Settings
 from shared.db.migrate import migrate
 from tests.api.factories import make_tenant
-from tests.helpers import create_database
+from tests.helpers import create_database, eventually
 
 LIST = "/api/v1/conversations"
 UNAVAILABLE = {"detail": "Database unavailable; retry shortly."}
@@ -41,10 +39,15 @@ async def test_postgres_unreachable_is_503_then_the_api_recovers(
             assert (reply.status, await reply.json()) == (503, UNAVAILABLE)
 
         await pg.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-        deadline = time.monotonic() + 10
-        while (reply := await client.get(LIST, headers=auth)).status != 200:
-            assert reply.status == 503 and time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+
+        async def answered() -> ClientResponse | None:
+            reply = await client.get(LIST, headers=auth)
+            if reply.status == 200:
+                return reply
+            assert reply.status == 503
+            return None
+
+        reply = await eventually(answered, 10, "the API to answer 200 again")
         assert (await reply.json())["conversations"] == []
         await client.close()
     finally:

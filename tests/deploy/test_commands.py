@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from tests.deploy.deployfiles import (
     kind,
     of_kind,
 )
-from tests.helpers import REPO_ROOT, Servers
+from tests.helpers import REPO_ROOT, Servers, eventually
 
 VENV_BIN = Path(sys.executable).parent
 HEALTH_TIMEOUT_S = 30.0
@@ -107,12 +106,18 @@ def run_until_healthy(argv: list[str], service: str, env: dict[str, str], cwd: P
     assert subprocess.run(check, env=env, capture_output=True, cwd=cwd, timeout=30).returncode != 0
     process = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)  # fmt: skip
+
+    async def healthy() -> bool:
+        done = await asyncio.to_thread(
+            subprocess.run, check, env=env, capture_output=True, cwd=cwd, timeout=30
+        )
+        if done.returncode == 0:
+            return True
+        assert process.poll() is None, process.communicate()[1]
+        return False
+
     try:
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while subprocess.run(check, env=env, capture_output=True, cwd=cwd, timeout=30).returncode != 0:
-            assert process.poll() is None, process.communicate()[1]
-            assert time.monotonic() < deadline, f"{service} not healthy within {HEALTH_TIMEOUT_S}s"
-            time.sleep(0.1)
+        asyncio.run(eventually(healthy, HEALTH_TIMEOUT_S, f"{service}'s healthcheck to pass", every_s=0.1))
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)

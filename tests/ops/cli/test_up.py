@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -22,7 +23,7 @@ from ops.embedded import free_port, port_open
 from ops.runner import child_env
 from services.ingest.signatures import whsec_key
 from shared.config import Settings
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, eventually
 
 READY_WITHIN_S = 60.0
 CURL = re.compile(r'^\s*curl -s -H "Authorization: Bearer (rr_live_\w+)" "(http://[^"]+)"$', re.MULTILINE)
@@ -76,23 +77,25 @@ def wait_ready(up: Up) -> float:
     """Seconds until both /readyz answer 200; fails after READY_WITHIN_S."""
     started = time.monotonic()
     urls = [f"http://127.0.0.1:{up.api_port}/readyz", f"http://127.0.0.1:{up.ingest_port}/readyz"]
-    while time.monotonic() - started < READY_WITHIN_S:
+
+    async def ready() -> bool:
         assert up.process.poll() is None, up.output()
-        if all(status(url)[0] == 200 for url in urls):
-            return time.monotonic() - started
-        time.sleep(0.1)
-    pytest.fail(f"not ready within {READY_WITHIN_S}s:\n{up.output()}")
+        return all(status(url)[0] == 200 for url in urls)
+
+    asyncio.run(eventually(ready, READY_WITHIN_S, lambda: f"both /readyz:\n{up.output()}", every_s=0.1))
+    return time.monotonic() - started
 
 
 def wait_for_output(up: Up, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = pattern.search(up.output())
-        if match:
+    async def printed() -> re.Match[str] | None:
+        if match := pattern.search(up.output()):
             return match
         assert up.process.poll() is None, up.output()
-        time.sleep(0.1)
-    pytest.fail(f"{pattern.pattern!r} not printed within {timeout}s:\n{up.output()}")
+        return None
+
+    return asyncio.run(
+        eventually(printed, timeout, lambda: f"{pattern.pattern!r}:\n{up.output()}", every_s=0.1)
+    )
 
 
 def our_processes(data_dir: Path) -> list[int]:
@@ -117,11 +120,12 @@ def server_ports(up: Up) -> list[int]:
 
 
 def assert_nothing_left(up: Up, ports: list[int], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (our_processes(up.data_dir) or any(map(_listening, ports))):
-        time.sleep(0.05)
-    assert our_processes(up.data_dir) == []
-    assert [port for port in ports if _listening(port)] == []
+    async def nothing_left() -> bool:
+        assert our_processes(up.data_dir) == []
+        assert [port for port in ports if _listening(port)] == []
+        return True
+
+    asyncio.run(eventually(nothing_left, timeout, "nothing left", retrying=(AssertionError,)))
 
 
 def _listening(port: int) -> bool:

@@ -37,15 +37,10 @@ async def pool(settings: Settings) -> AsyncIterator[StatementPool]:
 
 async def answering_pid(probe: StatementPool, deadline_s: float = 10.0) -> int:
     """The pool answers again (after a replacement connected); returns the answering backend."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        try:
-            pid: int = await probe.fetchval(PID_SQL)
-            return pid
-        except Unavailable:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
+    pid: int = await eventually(
+        lambda: probe.fetchval(PID_SQL), deadline_s, "the pool to answer", retrying=(Unavailable,)
+    )
+    return pid
 
 
 RUNNING_SQL = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event = 'PgSleep'"
