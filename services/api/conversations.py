@@ -42,7 +42,7 @@ _CHANNEL, _DEVICE_TYPE, _ORIGIN_URL = map(LIST_COLUMN_NAMES.index, ("channel", "
 def item_from(row: asyncpg.Record) -> ConversationItem:
     """A list row as the public item."""
     # Indexes and one tuple concatenation, not names or `f(*a, b)`: this runs for every row of every
-    # page, and those cost ~10 % more per page (docs/api.md).
+    # page, and those cost 10-20 % more per page (docs/api.md).
     web_chat = WebChat(row[_DEVICE_TYPE], row[_ORIGIN_URL]) if row[_CHANNEL] == "web_chat" else None
     return ConversationItem(*(row[:_LISTED] + (web_chat,)))
 
