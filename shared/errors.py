@@ -1,9 +1,18 @@
-"""Domain errors. They know nothing about HTTP; shared/middleware.py maps them to statuses."""
+"""Domain errors and the error envelope. The errors know nothing about HTTP: shared/middleware.py
+maps them to statuses and renders every one as an ErrorBody."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+
+import msgspec
+
+
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    """Every error: a human- and agent-readable message that names the field and the rule."""
+
+    detail: str
 
 
 class AppError(Exception):
@@ -11,62 +20,52 @@ class AppError(Exception):
 
     code = "error"
 
+    def __init_subclass__(cls, *, code: str | None = None, **kwargs: object) -> None:
+        """An error names its stable `code` in its class line; a subclass without one keeps its parent's."""
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+
     def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers: Mapping[str, str] = headers or {}
 
 
-class InvalidInput(AppError):
+class InvalidInput(AppError, code="invalid_input"):
     """The request's body, parameters or headers break a documented rule (names the field)."""
 
-    code = "invalid_input"
 
-
-class Unauthenticated(AppError):
+class Unauthenticated(AppError, code="unauthenticated"):
     """Missing, invalid or revoked credentials (API key or webhook signature)."""
 
-    code = "unauthenticated"
 
-
-class Forbidden(AppError):
+class Forbidden(AppError, code="forbidden"):
     """Valid credentials lacking the required scope."""
 
-    code = "forbidden"
 
-
-class NotFound(AppError):
+class NotFound(AppError, code="not_found"):
     """No such resource, or not the caller's."""
 
-    code = "not_found"
 
-
-class Conflict(AppError):
+class Conflict(AppError, code="conflict"):
     """The write collides with existing state (e.g. a duplicate email)."""
 
-    code = "conflict"
 
-
-class PayloadTooLarge(AppError):
+class PayloadTooLarge(AppError, code="payload_too_large"):
     """Body over the configured limit."""
 
-    code = "payload_too_large"
 
-
-class RateLimited(AppError):
+class RateLimited(AppError, code="rate_limited"):
     """Over the key's (or the IP's) request budget."""
-
-    code = "rate_limited"
 
     def __init__(self, detail: str, retry_after_s: int, *, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail, headers=headers)
         self.retry_after_s = retry_after_s
 
 
-class Unavailable(AppError):
+class Unavailable(AppError, code="unavailable"):
     """A dependency we must not answer without (Redis for ingest) is down; the caller retries."""
-
-    code = "unavailable"
 
 
 @contextlib.contextmanager

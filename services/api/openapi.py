@@ -8,16 +8,17 @@ from typing import Any, Union, get_args, get_origin
 import msgspec
 
 from services.api.inputs import BIGINT_MAX, AgentPatch, ListQuery
-from services.api.openapi_responses import REF, public_responses, responses
+from services.api.openapi_responses import public_responses, responses
 from services.api.schemas import (
     Agent,
     AgentList,
     AgentUpdated,
     ConversationDetail,
     ConversationList,
-    ErrorBody,
     WhoAmI,
 )
+from shared.errors import ErrorBody
+from shared.openapi import REF, ref
 
 _MODELS = (
     WhoAmI,
@@ -34,10 +35,6 @@ _CURSOR_NOTE = (
     "conversations (`before_id: no such conversation`)."
 )
 _PATCH_NOTE = "A field that is not writable, or a value that breaks its rule; detail names the field."
-
-
-def _ref(model: type) -> dict[str, str]:
-    return {"$ref": REF.format(name=model.__name__)}
 
 
 def _without_none(tp: Any) -> Any:
@@ -97,7 +94,7 @@ def _operation(
 
 
 def _paths() -> dict[str, Any]:
-    patch_body = {"required": True, "content": {"application/json": {"schema": _ref(AgentPatch)}}}
+    patch_body = {"required": True, "content": {"application/json": {"schema": ref(AgentPatch)}}}
     return {
         "/api/v1/whoami": {"get": _operation("whoami", "Who this key belongs to", "read", responses(WhoAmI))},
         "/api/v1/conversations": {

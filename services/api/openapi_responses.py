@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.api.schemas import ErrorBody
+from shared import openapi
+from shared.errors import ErrorBody
+from shared.openapi import ref
 
-REF = "#/components/schemas/{name}"
 ERRORS = {
     "401": "Missing, invalid or revoked API key.",
     "403": "Valid key, but missing the required scope.",
@@ -61,17 +62,9 @@ def rate_limit_headers(*, required: bool) -> dict[str, Any]:
     return {name: _header(text, schema, required=required) for name, (text, schema) in _RATE_LIMIT.items()}
 
 
-def _ref(model: type) -> dict[str, str]:
-    return {"$ref": REF.format(name=model.__name__)}
-
-
 def json_response(schema: dict[str, Any], description: str, headers: dict[str, Any]) -> dict[str, Any]:
     """One response object: a JSON body and its headers (X-Request-ID on every one)."""
-    return {
-        "description": description,
-        "headers": {"X-Request-ID": REQUEST_ID, **headers},
-        "content": {"application/json": {"schema": schema}},
-    }
+    return openapi.json_response(schema, description, {"X-Request-ID": REQUEST_ID, **headers})
 
 
 def _error_headers(status: str) -> dict[str, Any]:
@@ -85,10 +78,10 @@ def _error_headers(status: str) -> dict[str, Any]:
 
 def responses(ok: type, *errors: str, notes: dict[str, str] | None = None) -> dict[str, Any]:
     """200 with `ok`, then COMMON plus the operation's own error statuses, each with ErrorBody."""
-    result = {"200": json_response(_ref(ok), "OK", rate_limit_headers(required=True))}
+    result = {"200": json_response(ref(ok), "OK", rate_limit_headers(required=True))}
     for status in sorted({*COMMON, *errors}):
         description = (notes or {}).get(status, ERRORS[status])
-        result[status] = json_response(_ref(ErrorBody), description, _error_headers(status))
+        result[status] = json_response(ref(ErrorBody), description, _error_headers(status))
     return result
 
 
@@ -96,5 +89,5 @@ def public_responses(schema: dict[str, Any], description: str) -> dict[str, Any]
     """A public document: no key, no limiter; 405 for other methods."""
     return {
         "200": json_response(schema, description, {}),
-        "405": json_response(_ref(ErrorBody), ERRORS["405"], {"Allow": ALLOW}),
+        "405": json_response(ref(ErrorBody), ERRORS["405"], {"Allow": ALLOW}),
     }

@@ -7,21 +7,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from shared.models import Role
+from shared.models import ListedConversation, Role
 
 Timestamp = Annotated[datetime, msgspec.Meta(description="UTC, ISO-8601 with a trailing Z")]
-# A conversation's times, already rendered by Postgres exactly as msgspec renders a Timestamp
-# (shared/db/migrations/0002_conversation_iso_times.sql says why); the schema says the same.
-StoredTimestamp = Annotated[
-    str,
-    msgspec.Meta(description="UTC, ISO-8601 with a trailing Z", extra_json_schema={"format": "date-time"}),
-]
-
-
-class ErrorBody(msgspec.Struct, frozen=True):
-    """Every error: a human- and agent-readable message that names the field and the rule."""
-
-    detail: str
 
 
 class RateLimit(msgspec.Struct, frozen=True):
@@ -54,23 +42,9 @@ class WebChat(msgspec.Struct, frozen=True, gc=False):
     origin_url: str | None
 
 
-class ConversationItem(msgspec.Struct, frozen=True, gc=False):
+class ConversationItem(ListedConversation, frozen=True, gc=False):
     """One call or chat as listed: the seed's fields, in the seed's order."""
 
-    id: int
-    channel: Literal["phone", "web_chat"]
-    agent_id: int
-    from_number: str | None = msgspec.field(name="from")
-    to_number: str | None = msgspec.field(name="to")
-    caller_name: str | None
-    label: str | None
-    summary: str | None
-    started_at: StoredTimestamp
-    ended_at: StoredTimestamp
-    duration_seconds: int
-    end_reason: str
-    is_archived: bool
-    is_viewed: bool
     web_chat: WebChat | None
 
 
@@ -98,23 +72,9 @@ class WebChatDetail(msgspec.Struct, frozen=True):
     visitor_ip: str | None
 
 
-class ConversationDetail(msgspec.Struct, frozen=True):
+class ConversationDetail(ListedConversation, frozen=True):
     """A single conversation: the list item plus transcript and recording."""
 
-    id: int
-    channel: Literal["phone", "web_chat"]
-    agent_id: int
-    from_number: str | None = msgspec.field(name="from")
-    to_number: str | None = msgspec.field(name="to")
-    caller_name: str | None
-    label: str | None
-    summary: str | None
-    started_at: StoredTimestamp
-    ended_at: StoredTimestamp
-    duration_seconds: int
-    end_reason: str
-    is_archived: bool
-    is_viewed: bool
     web_chat: WebChatDetail | None
     transcript: list[TranscriptTurn]
     recording_url: str | None

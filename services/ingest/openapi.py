@@ -12,9 +12,10 @@ from services.ingest.adapters.native_schema import NativePhoneCall, NativeWebCha
 from services.ingest.adapters.retell import RANKS
 from services.ingest.adapters.retell_schema import RetellWebhook
 from services.ingest.adapters.vapi_schema import VapiWebhook
-from services.ingest.replies import ErrorBody, IgnoredReply, Queued
+from services.ingest.replies import IgnoredReply, Queued
+from shared.errors import ErrorBody
+from shared.openapi import REF, json_response
 
-_REF = "#/components/schemas/{name}"
 _STRUCTS = (
     NativePhoneCall,
     NativeWebChat,
@@ -26,7 +27,7 @@ _STRUCTS = (
     ErrorBody,
 )
 (_PHONE, _CHAT, _VAPI, _RETELL, _ELEVEN, _QUEUED, _IGNORED, _ERROR), _COMPONENTS = (
-    msgspec.json.schema_components(_STRUCTS, ref_template=_REF)
+    msgspec.json.schema_components(_STRUCTS, ref_template=REF)
 )
 
 _SECURITY_SCHEMES = {
@@ -72,6 +73,8 @@ _ERRORS = {
 }
 
 
+# The shared error envelope, in the words of a webhook sender (whose errors also name headers).
+_COMPONENTS["ErrorBody"]["description"] = "Every 4xx/5xx: what went wrong, naming the field or header."
 # Rules the Structs check in code, stated in the schema too so the document and the server agree.
 _COMPONENTS["NativePhoneCall"]["anyOf"] = [
     {"required": ["to"], "properties": {"to": {"type": "string"}}},
@@ -132,15 +135,11 @@ _RETELL_BODY = _provider(
 _ELEVEN_BODY = _provider(_ELEVEN, _named("type", _ELEVEN_TYPES, True), _named("type", _ELEVEN_TYPES, False))
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def _operation(summary: str, body: dict[str, Any], security: list[str], ignores: bool) -> dict[str, Any]:
-    responses = {"202": _json(_QUEUED, "queued for storage")}
+    responses = {"202": json_response(_QUEUED, "queued for storage")}
     if ignores:
-        responses["200"] = _json(_IGNORED, "authentic event of a type that is not stored")
-    responses.update({code: _json(_ERROR, text) for code, text in _ERRORS.items()})
+        responses["200"] = json_response(_IGNORED, "authentic event of a type that is not stored")
+    responses.update({code: json_response(_ERROR, text) for code, text in _ERRORS.items()})
     return {
         "post": {
             "summary": summary,

@@ -1,4 +1,5 @@
-"""Response bodies of the ingest endpoints (also the OpenAPI schemas and what tests decode)."""
+"""Response bodies of the ingest endpoints (also the OpenAPI schemas and what tests decode); every
+error is shared.errors.ErrorBody."""
 
 from __future__ import annotations
 
@@ -19,9 +20,3 @@ class IgnoredReply(msgspec.Struct, frozen=True, kw_only=True):
 
     status: Literal["ignored"] = "ignored"
     reason: str
-
-
-class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
-    """Every 4xx/5xx: what went wrong, naming the field or header."""
-
-    detail: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -11,38 +10,42 @@ import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
 from shared.db.routing import AgentRoute
-from shared.models import Turn
+from shared.models import ConversationFacts
 
-UPSERT_CONVERSATIONS_SQL = """
-INSERT INTO conversations AS c (
-    account_id, agent_id, channel, source, provider_call_id, from_number, to_number,
-    caller_name, label, summary, started_at, ended_at, duration_seconds, end_reason,
-    end_reason_raw, device_type, origin_url, event_rank, event_at)
-SELECT
-    account_id, agent_id, channel, source, provider_call_id, from_number, to_number,
-    caller_name, label, summary, started_at, ended_at, duration_seconds, end_reason,
-    end_reason_raw, device_type, origin_url, event_rank, event_at
-FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
-            $12::timestamptz[], $13::integer[], $14::text[], $15::text[], $16::text[],
-            $17::text[], $18::smallint[], $19::timestamptz[])
-     WITH ORDINALITY AS t(
-    account_id, agent_id, channel, source, provider_call_id, from_number, to_number,
-    caller_name, label, summary, started_at, ended_at, duration_seconds, end_reason,
-    end_reason_raw, device_type, origin_url, event_rank, event_at, ord)
+# The columns of `conversations` the worker writes, each with the type unnest reads its array as.
+# account_id and agent_id come from routing; every other one is the ConversationWrite field of the
+# same name, so the statement and its arguments both follow from this one mapping.
+ROUTE_COLUMNS = {"account_id": "bigint", "agent_id": "bigint"}
+CONVERSATION_COLUMNS = {
+    "channel": "text", "source": "text", "provider_call_id": "text", "from_number": "text",
+    "to_number": "text", "caller_name": "text", "label": "text", "summary": "text",
+    "started_at": "timestamptz", "ended_at": "timestamptz", "duration_seconds": "integer",
+    "end_reason": "text", "end_reason_raw": "text", "device_type": "text", "origin_url": "text",
+    "event_rank": "smallint", "event_at": "timestamptz",
+}  # fmt: skip
+# The rest of a ConversationWrite goes to `conversation_details` (UPSERT_DETAILS_SQL).
+DETAIL_COLUMNS = ("transcript", "recording_url", "visitor_ip", "provider_metadata", "raw_body")
+_KEY_COLUMNS = ("source", "provider_call_id")
+
+
+def _upsert_conversations_sql() -> str:
+    """Insert in the batch's order, or update when the event is newer (rank, then time)."""
+    columns = {**ROUTE_COLUMNS, **CONVERSATION_COLUMNS}
+    names = ", ".join(columns)
+    arrays = ", ".join(f"${n}::{pg_type}[]" for n, pg_type in enumerate(columns.values(), start=1))
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns if name not in _KEY_COLUMNS)
+    return f"""
+INSERT INTO conversations AS c ({names})
+SELECT {names}
+FROM unnest({arrays}) WITH ORDINALITY AS t({names}, ord)
 ORDER BY ord
-ON CONFLICT (source, provider_call_id) DO UPDATE SET
-    account_id = EXCLUDED.account_id, agent_id = EXCLUDED.agent_id,
-    channel = EXCLUDED.channel, from_number = EXCLUDED.from_number,
-    to_number = EXCLUDED.to_number, caller_name = EXCLUDED.caller_name,
-    label = EXCLUDED.label, summary = EXCLUDED.summary, started_at = EXCLUDED.started_at,
-    ended_at = EXCLUDED.ended_at, duration_seconds = EXCLUDED.duration_seconds,
-    end_reason = EXCLUDED.end_reason, end_reason_raw = EXCLUDED.end_reason_raw,
-    device_type = EXCLUDED.device_type, origin_url = EXCLUDED.origin_url,
-    event_rank = EXCLUDED.event_rank, event_at = EXCLUDED.event_at, updated_at = now()
+ON CONFLICT (source, provider_call_id) DO UPDATE SET {updates}, updated_at = now()
 WHERE (EXCLUDED.event_rank, EXCLUDED.event_at) > (c.event_rank, c.event_at)
 RETURNING id, source, provider_call_id
-"""
+"""  # noqa: S608 -- built once at import from the constant column names above
+
+
+UPSERT_CONVERSATIONS_SQL = _upsert_conversations_sql()
 UPSERT_DETAILS_SQL = """
 INSERT INTO conversation_details
     (conversation_id, transcript, recording_url, visitor_ip, provider_metadata, raw_body)
@@ -60,30 +63,12 @@ _json = msgspec.json.Encoder()
 Key = tuple[str, str]
 
 
-class ConversationWrite(msgspec.Struct, frozen=True, kw_only=True):
-    """One enriched conversation, ready to write (the owner comes from routing)."""
+class ConversationWrite(ConversationFacts, frozen=True, kw_only=True):
+    """One enriched conversation, ready to write: the event's facts (caller_name, label and summary
+    filled in by the worker) plus what the worker derives; the owner comes from routing."""
 
-    channel: str
-    source: str
-    provider_call_id: str
-    from_number: str | None
-    to_number: str | None
-    caller_name: str | None
-    label: str | None
-    summary: str | None
-    started_at: datetime
-    ended_at: datetime
     duration_seconds: int
-    end_reason: str
-    end_reason_raw: str | None
-    device_type: str | None
-    origin_url: str | None
-    event_rank: int
-    event_at: datetime
-    transcript: list[Turn]
-    recording_url: str | None
-    visitor_ip: str | None
-    provider_metadata: dict[str, Any]
+    end_reason: str  # normalised
     raw_body: bytes
 
     @property
@@ -105,13 +90,9 @@ def newest_per_key(
 
 
 def _conversation_args(rows: Sequence[tuple[AgentRoute, ConversationWrite]]) -> list[list[Any]]:
-    fields = (
-        "channel", "source", "provider_call_id", "from_number", "to_number", "caller_name",
-        "label", "summary", "started_at", "ended_at", "duration_seconds", "end_reason",
-        "end_reason_raw", "device_type", "origin_url", "event_rank", "event_at",
-    )  # fmt: skip
+    """One array per column of UPSERT_CONVERSATIONS_SQL, in its order."""
     owners = [[route.account_id for route, _ in rows], [route.agent_id for route, _ in rows]]
-    return owners + [[getattr(row, name) for _, row in rows] for name in fields]
+    return owners + [[getattr(row, name) for _, row in rows] for name in CONVERSATION_COLUMNS]
 
 
 async def upsert_conversations(

@@ -8,13 +8,17 @@ from itertools import product
 import asyncpg
 
 from shared.db.statement_pool import Queryable
+from shared.models import ListedConversation
 
-# Exactly the list fields, in the public order; the list never reads conversation_details.
+# A list row: ListedConversation's fields in its order (so its leading values fill that declaration
+# positionally, by construction), then the web-chat pair. The list never reads conversation_details.
 # started_at/ended_at are read as the stored API text (migration 0002), not as timestamptz: building
 # two datetimes per row was the biggest single cost of a page in the API (callgrind).
-LIST_COLUMNS = """c.id, c.channel, c.agent_id, c.from_number, c.to_number, c.caller_name, c.label,
-       c.summary, c.started_at_iso, c.ended_at_iso, c.duration_seconds, c.end_reason, c.is_archived,
-       c.is_viewed, c.device_type, c.origin_url"""
+LISTED_FIELDS: tuple[str, ...] = ListedConversation.__struct_fields__
+WEB_CHAT_COLUMNS = ("device_type", "origin_url")
+_STORED_AS = {"started_at": "started_at_iso", "ended_at": "ended_at_iso"}
+LIST_COLUMN_NAMES = (*LISTED_FIELDS, *WEB_CHAT_COLUMNS)
+LIST_COLUMNS = ", ".join(f"c.{_STORED_AS.get(name, name)}" for name in LIST_COLUMN_NAMES)
 
 # Which filters a list request carries: (channel, agent_id, since, before_id).
 FilterShape = tuple[bool, bool, bool, bool]
@@ -70,7 +74,7 @@ async def list_conversations(
     since: datetime | None = None,
     before_id: int | None = None,
 ) -> list[asyncpg.Record]:
-    """Up to `limit` list rows (LIST_COLUMNS), newest first by (started_at, id), strictly after the cursor."""
+    """Up to `limit` list rows (LIST_COLUMN_NAMES), newest first by (started_at, id), after the cursor."""
     shape = (channel is not None, agent_id is not None, since is not None, before_id is not None)
     args: list[object] = [account_id]
     args.extend(value for value in (agent_id, channel, since, before_id) if value is not None)
@@ -85,5 +89,5 @@ async def conversation_exists(conn: Queryable, account_id: int, conversation_id:
 
 
 async def get_conversation(conn: Queryable, account_id: int, conversation_id: int) -> asyncpg.Record | None:
-    """The list row plus transcript, recording_url and visitor_ip; None if missing or not theirs."""
+    """The list row plus transcript, recording_url and visitor_ip (by name); None if missing or not theirs."""
     return await conn.fetchrow(GET_CONVERSATION_SQL, account_id, conversation_id)

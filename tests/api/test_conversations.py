@@ -9,6 +9,8 @@ import asyncpg
 import msgspec
 import pytest
 
+from services.api.schemas import ConversationDetail, ConversationItem
+from shared.models import ListedConversation
 from tests.api.conftest import T0, World
 from tests.api.contract import Api
 from tests.api.factories import bulk_conversations, make_conversation
@@ -207,3 +209,13 @@ async def test_list_timestamps_are_exact_to_the_microsecond(api: Api, pg: asyncp
     for cid in list(expected)[:8]:
         detail = await api.call("GET", ONE, path_id=cid, key=world.a.key, status=200)
         assert (detail["started_at"], detail["ended_at"]) == expected[cid]
+
+
+def test_item_and_detail_extend_the_one_declaration_in_the_public_order() -> None:
+    listed = ListedConversation.__struct_fields__
+    assert ConversationItem.__struct_fields__ == (*listed, "web_chat")
+    assert ConversationDetail.__struct_fields__ == (*listed, "web_chat", "transcript", "recording_url")
+    assert ConversationItem.__struct_encode_fields__[3:5] == ("from", "to")
+    # Items are made per row and hold no containers; the detail holds a list, so the GC must see it.
+    assert ConversationItem.__struct_config__.gc is False
+    assert ConversationDetail.__struct_config__.gc is True
