@@ -28,10 +28,10 @@ from shared.queue import (
     job_deserializer,
     job_id_for,
     job_serializer,
-    pack_command,
     queued_event_decoder,
     redis_settings,
 )
+from shared.redis_pipe import pack_command
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
