@@ -53,6 +53,7 @@ class BatchClaimWorker(Worker):
             str(ttl_ms),
             *(i.decode() for i in job_ids[:room]),
         ]
+        # redis-py types eval() as "Awaitable | str", whatever the client; an async client awaits.
         claimed = await self.pool.eval(CLAIM_LUA, 1, self.queue_name, *args)  # type: ignore[misc]
         for raw_id, raw_score in zip(claimed[::2], claimed[1::2], strict=True):
             await self.sem.acquire()
