@@ -68,7 +68,7 @@ async def run_burst(
 ) -> Worker:
     """Drain the queue with arq's Worker (or ours) running `function` as store_conversation."""
     worker = worker_class(
-        functions=[func(function, name=STORE_CONVERSATION_JOB)],  # type: ignore[arg-type]  # arq: untyped coroutine
+        functions=[func(function, name=STORE_CONVERSATION_JOB)],
         redis_settings=redis_settings(settings),
         queue_name=settings.queue_name,
         job_serializer=job_serializer,
@@ -134,8 +134,8 @@ async def test_arqs_worker_runs_a_job_our_script_enqueued(arq_pool: ArqRedis, se
 async def test_our_claim_runs_jobs_arqs_enqueue_job_queued(arq_pool: ArqRedis, settings: Settings) -> None:
     sent = [event(f"call-{n}") for n in range(7)]
     for one in sent:
-        queued = await arq_pool.enqueue_job(STORE_CONVERSATION_JOB, encode_event(one), _job_id=job_id_for(one))
-        assert queued is not None
+        job_id = job_id_for(one)
+        assert await arq_pool.enqueue_job(STORE_CONVERSATION_JOB, encode_event(one), _job_id=job_id)
     seen: list[QueuedEvent] = []
     in_progress_ttls: list[int] = []
 
@@ -173,7 +173,9 @@ async def test_our_claim_leaves_retries_and_tries_to_arq(arq_pool: ArqRedis, set
     await _assert_finished_as_arq_does(arq_pool, settings, job_id, "stored")
 
 
-async def _assert_finished_as_arq_does(arq_pool: ArqRedis, settings: Settings, job_id: str, result: str) -> None:
+async def _assert_finished_as_arq_does(
+    arq_pool: ArqRedis, settings: Settings, job_id: str, result: str
+) -> None:
     """Off the queue, its job, retry and in-progress keys gone, its result where arq's Job finds it."""
     assert await arq_pool.zscore(settings.queue_name, job_id) is None
     for prefix in (arq.constants.job_key_prefix, arq.constants.retry_key_prefix):
