@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,8 +74,18 @@ async def run_burst(settings: Settings, seen: list[QueuedEvent]) -> Worker:
         seen.append(queued_event_decoder.decode(payload))
         return "stored"
 
-    worker = Worker(
-        functions=[func(store, name=STORE_CONVERSATION_JOB)],
+    return await burst(settings, store)
+
+
+async def burst(
+    settings: Settings,
+    function: Callable[..., Awaitable[str]],
+    worker_class: type[Worker] = Worker,
+    **kwargs: Any,
+) -> Worker:
+    """Drain the queue with arq's Worker (or ours) running `function` as store_conversation."""
+    worker = worker_class(
+        functions=[func(function, name=STORE_CONVERSATION_JOB)],
         redis_settings=redis_settings(settings),
         queue_name=settings.queue_name,
         job_serializer=job_serializer,
@@ -83,9 +93,11 @@ async def run_burst(settings: Settings, seen: list[QueuedEvent]) -> Worker:
         burst=True,
         poll_delay=0.01,
         handle_signals=False,
+        **kwargs,
     )
     try:
-        await worker.async_run()
+        async with asyncio.timeout(30):  # a claim that never frees its slot would hang here
+            await worker.async_run()
     finally:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # arq 0.28 calls redis-py's close()

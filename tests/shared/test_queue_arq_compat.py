@@ -7,10 +7,7 @@ release that changes any of these must fail here before it reaches a queue.
 
 from __future__ import annotations
 
-import asyncio
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import arq.constants
@@ -18,10 +15,10 @@ import pytest
 from arq import Retry
 from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
-from arq.worker import Worker, func
+from arq.worker import Worker
 
 from shared.config import Settings
-from shared.models import FinishedConversation, QueuedEvent
+from shared.models import QueuedEvent
 from shared.queue import (
     STORE_CONVERSATION_JOB,
     BatchClaimWorker,
@@ -30,29 +27,12 @@ from shared.queue import (
     enqueue_event,
     job_deserializer,
     job_id_for,
-    job_serializer,
     queued_event_decoder,
-    redis_settings,
 )
+from tests.shared.test_queue import burst, event
 
-T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 KEEP_RESULT_S = 60
 JobFunction = Callable[..., Awaitable[str]]
-
-
-def event(call_id: str) -> QueuedEvent:
-    """A small queued event."""
-    conversation = FinishedConversation(
-        source="vapi",
-        provider_call_id=call_id,
-        channel="phone",
-        event_type="call.finished",
-        event_rank=1,
-        event_at=T0,
-        started_at=T0,
-        ended_at=T0,
-    )
-    return QueuedEvent(conversation=conversation, raw_body=call_id.encode(), received_at=T0)
 
 
 @pytest.fixture
@@ -66,27 +46,8 @@ async def arq_pool(settings: Settings) -> AsyncIterator[ArqRedis]:
 async def run_burst(
     settings: Settings, function: JobFunction, worker_class: type[Worker] = Worker, **kwargs: Any
 ) -> Worker:
-    """Drain the queue with arq's Worker (or ours) running `function` as store_conversation."""
-    worker = worker_class(
-        functions=[func(function, name=STORE_CONVERSATION_JOB)],
-        redis_settings=redis_settings(settings),
-        queue_name=settings.queue_name,
-        job_serializer=job_serializer,
-        job_deserializer=job_deserializer,
-        keep_result=KEEP_RESULT_S,
-        burst=True,
-        poll_delay=0.01,
-        handle_signals=False,
-        **kwargs,
-    )
-    try:
-        async with asyncio.timeout(30):  # a claim that never frees its slot would hang here
-            await worker.async_run()
-    finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # arq 0.28 calls redis-py's close()
-            await worker.close()
-    return worker
+    """Drain the queue with arq's Worker (or ours), results kept KEEP_RESULT_S."""
+    return await burst(settings, function, worker_class, keep_result=KEEP_RESULT_S, **kwargs)
 
 
 def test_arq_keeps_the_key_names_and_expiry_we_rely_on() -> None:
