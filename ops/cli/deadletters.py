@@ -13,7 +13,7 @@ from ops.cli.admin_run import SubParsers, guarded, print_rows, run_admin, subcom
 from shared.config import Settings
 from shared.db.dead_letters import claim_for_replay, list_dead_letters, open_dead_letter_ids
 from shared.errors import InvalidInput, NotFound
-from shared.queue import create_arq_pool, enqueue_event, queued_event_decoder
+from shared.queue import create_arq_pool, enqueue_event, queued_event_decoder, replay_suffix
 
 LIST_COLUMNS = ("id", "source", "provider_call_id", "reason", "detail", "created_at", "replayed_at")
 
@@ -30,7 +30,7 @@ async def replay_one(conn: asyncpg.Connection, arq: ArqRedis, dead_letter_id: in
             event = queued_event_decoder.decode(row["payload"])
         except msgspec.DecodeError:
             raise InvalidInput(f"dead letter {dead_letter_id} has no replayable payload") from None
-        return await enqueue_event(arq, event, suffix=f":replay:{row['replay_count']}")
+        return await enqueue_event(arq, event, suffix=replay_suffix(row["replay_count"]))
 
 
 async def replay_dead_letters(

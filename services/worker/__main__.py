@@ -11,9 +11,9 @@ import structlog
 from arq.worker import async_check_health
 
 from services.worker.app import worker_redis_settings, worker_settings
-from services.worker.claims import BatchClaimWorker
 from shared.config import Settings, from_env
 from shared.logging import configure_logging
+from shared.queue import BatchClaimWorker
 from shared.serve import install_uvloop
 
 log = structlog.get_logger(__name__)

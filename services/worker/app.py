@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 SETTINGS_CTX = "settings"
 # arq must never drop a job for having too many tries: our job counts tries itself (minus
-# transient retries) and dead-letters at settings.job_max_tries.
+# transient retries, shared/queue/tries.py) and dead-letters at settings.job_max_tries.
 ARQ_MAX_TRIES = 1_000_000
 KEEP_RESULT_S = 3600  # the _job_id dedupe window after completion; Postgres is the real guard
 POLL_DELAY_S = 0.05

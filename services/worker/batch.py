@@ -71,14 +71,14 @@ class Batcher:
         except Exception as err:
             if is_transient(err) or len(batch) == 1:
                 for _, future in batch:
-                    _settle(future, err=err)
+                    _settle(future, err)
                 return
             log.warning("batch_failed_writing_singly", size=len(batch), error=repr(err))
             for one in batch:
                 await self._write([one])
             return
         for (_, future), outcome in zip(batch, outcomes, strict=True):
-            _settle(future, outcome=outcome)
+            _settle(future, outcome)
 
     async def drain(self) -> None:
         """Write what is pending and wait for writes in flight (worker shutdown)."""
@@ -87,14 +87,11 @@ class Batcher:
             await asyncio.gather(*self._writes, return_exceptions=True)
 
 
-def _settle(
-    future: asyncio.Future[Outcome], *, outcome: Outcome | None = None, err: BaseException | None = None
-) -> None:
+def _settle(future: asyncio.Future[Outcome], result: Outcome | BaseException) -> None:
     """Resolve a job's future unless the job has already given up on it (cancelled)."""
     if future.done():
         return
-    if err is not None:
-        future.set_exception(err)
+    if isinstance(result, BaseException):
+        future.set_exception(result)
     else:
-        assert outcome is not None
-        future.set_result(outcome)
+        future.set_result(result)

@@ -15,19 +15,19 @@ import structlog
 from arq import Retry
 
 from services.worker.enrich.pipeline import enrich
-from services.worker.retries import (
-    backoff_s,
-    count_transient_retry,
-    forget_transient_retries,
-    is_transient,
-    transient_retries,
-)
+from services.worker.retries import backoff_s, is_transient
 from services.worker.state import STATE_CTX, WorkerState
 from services.worker.store import Item
-from shared.db.dead_letters import insert_dead_letter
+from shared.db.dead_letters import insert_dead_letter, insert_job_dead_letter
 from shared.db.routing import RouteQuery
 from shared.models import QueuedEvent
-from shared.queue import job_id_for, queued_event_decoder
+from shared.queue import (
+    count_transient_retry,
+    counted_tries,
+    forget_transient_retries,
+    job_id_for,
+    queued_event_decoder,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -46,8 +46,7 @@ async def store_conversation(ctx: dict[str, Any], payload: bytes) -> str:
         count = await count_transient_retry(ctx["redis"], job_id)
         log.warning("transient_error_retrying", error=repr(err), transient_retries=count)
         raise Retry(defer=backoff_s(count)) from err
-    if ctx["job_try"] > 1:  # a first try has no counter to forget (saves a round trip)
-        await forget_transient_retries(ctx["redis"], job_id)
+    await forget_transient_retries(ctx["redis"], job_id, ctx["job_try"])
     return outcome
 
 
@@ -55,11 +54,11 @@ async def _handle(ctx: dict[str, Any], state: WorkerState, job_id: str, payload:
     try:
         event = queued_event_decoder.decode(payload)
     except msgspec.DecodeError as err:
-        await _dead_letter_raw(state, job_id, payload, f"{type(err).__name__}: {err}")
+        detail = f"{type(err).__name__}: {err}"
+        await insert_job_dead_letter(state.pool, job_id, reason="invalid", detail=detail, payload=payload)
+        log.warning("dead_lettered", reason="invalid", detail=detail)
         return "invalid"
-    tries = ctx["job_try"]
-    if tries > 1:
-        tries -= await transient_retries(ctx["redis"], job_id)
+    tries = await counted_tries(ctx["redis"], job_id, ctx["job_try"])
     if tries > state.settings.job_max_tries:
         detail = f"{tries - 1} tries ended without a result (killed or timed out)"
         return await _dead_letter(state, event, payload, "max_tries", detail)
@@ -97,43 +96,12 @@ async def _dead_letter(
     conv = event.conversation
     dead_letter_id = await insert_dead_letter(
         state.pool,
-        job_id=_text(job_id_for(event)),
+        job_id=job_id_for(event),
         source=conv.source,
-        provider_call_id=_text(conv.provider_call_id),
+        provider_call_id=conv.provider_call_id,
         reason=reason,
-        detail=_text(detail),
+        detail=detail,
         payload=payload,
     )
     log.warning("dead_lettered", reason=reason, detail=detail, dead_letter_id=dead_letter_id)
     return reason
-
-
-async def _dead_letter_raw(state: WorkerState, job_id: str, payload: bytes, detail: str) -> None:
-    """A payload we cannot decode: keep it under the ids its job id still tells us."""
-    source, call_id = parse_job_id(job_id)
-    await insert_dead_letter(
-        state.pool,
-        job_id=_text(job_id),
-        source=_text(source),
-        provider_call_id=call_id and _text(call_id),
-        reason="invalid",
-        detail=_text(detail),
-        payload=payload,
-    )
-    log.warning("dead_lettered", reason="invalid", detail=detail)
-
-
-def _text(value: str) -> str:
-    """Postgres text cannot hold NUL: a dead letter must be writable whatever the event held (ingest
-    replaces NUL since #11, but jobs queued before that, or by other producers, may still carry it)."""
-    return value.replace("\x00", "\ufffd")
-
-
-def parse_job_id(job_id: str) -> tuple[str, str | None]:
-    """(source, provider call id) from conv:<source>:<call id>:<rank>:<digest>[suffix]."""
-    parts = job_id.split(":")
-    if len(parts) >= 5 and parts[0] == "conv":
-        # Call ids may themselves contain colons; rank and digest are the two after them.
-        head = job_id.split(":replay:")[0].split(":")
-        return head[1], ":".join(head[2:-2])
-    return "unknown", None

@@ -15,9 +15,8 @@ import structlog
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix
 
-from services.worker.jobs import parse_job_id
 from services.worker.state import STATE_CTX, WorkerState
-from shared.db.dead_letters import insert_dead_letter
+from shared.db.dead_letters import insert_job_dead_letter
 
 log = structlog.get_logger(__name__)
 
@@ -61,16 +60,8 @@ async def _expire(redis: ArqRedis, state: WorkerState, job_id: str) -> int:
     """Take the job off the queue (once, whoever gets there first) and record it."""
     if not await redis.zrem(state.settings.queue_name, job_id):
         return 0
-    source, call_id = parse_job_id(job_id)
-    await insert_dead_letter(
-        state.pool,
-        job_id=job_id,
-        source=source,
-        provider_call_id=call_id,
-        reason="expired",
-        detail="the queued job's payload expired in Redis before a worker ran it",
-        payload=b"",
-    )
+    detail = "the queued job's payload expired in Redis before a worker ran it"
+    await insert_job_dead_letter(state.pool, job_id, reason="expired", detail=detail, payload=b"")
     log.warning("dead_lettered", reason="expired", job_id=job_id)
     return 1
 

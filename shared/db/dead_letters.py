@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from shared.db.statement_pool import Queryable
+from shared.queue.job_ids import parse_job_id
 
 # One open row per event (job_id is the event's queue id without any replay suffix): the
 # advisory lock makes concurrent copies of the same failing event agree on that row, and a
@@ -47,15 +48,39 @@ async def insert_dead_letter(
     payload: bytes,
 ) -> int:
     """Record an event that could not be stored; the same event keeps one row."""
+    job_id, source, detail = _text(job_id), _text(source), _text(detail)
+    call_id = None if provider_call_id is None else _text(provider_call_id)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(LOCK_EVENT_SQL, job_id)
         reopened: int | None = await conn.fetchval(REOPEN_DEAD_LETTER_SQL, job_id, reason, detail, payload)
         if reopened is not None:
             return reopened
         new_id: int = await conn.fetchval(
-            INSERT_DEAD_LETTER_SQL, job_id, source, provider_call_id, reason, detail, payload
+            INSERT_DEAD_LETTER_SQL, job_id, source, call_id, reason, detail, payload
         )
         return new_id
+
+
+async def insert_job_dead_letter(
+    pool: asyncpg.Pool, job_id: str, *, reason: str, detail: str, payload: bytes
+) -> int:
+    """A job whose event cannot be read (undecodable, expired): keep it under what its id tells."""
+    parts = parse_job_id(job_id)
+    return await insert_dead_letter(
+        pool,
+        job_id=job_id,
+        source=parts.source if parts else "unknown",
+        provider_call_id=parts.provider_call_id if parts else None,
+        reason=reason,
+        detail=detail,
+        payload=payload,
+    )
+
+
+def _text(value: str) -> str:
+    """Postgres text cannot hold NUL: a dead letter must be writable whatever the event held (ingest
+    replaces NUL since #11, but jobs queued before that, or by other producers, may still carry it)."""
+    return value.replace("\x00", "\ufffd")
 
 
 async def list_dead_letters(

@@ -1,37 +1,45 @@
-"""The one-round-trip enqueue writes exactly what arq's enqueue_job writes, and arq runs it."""
+"""The queue protocol: job ids and replays, the one-round-trip enqueue and claim, the counted tries."""
 
 from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
-from arq.constants import expires_extra_ms
+from arq.constants import expires_extra_ms, in_progress_key_prefix
+from arq.utils import timestamp_ms
 from arq.worker import Worker, func
 from redis.asyncio.connection import Connection
 
 from shared.config import Settings
 from shared.models import FinishedConversation, QueuedEvent
 from shared.queue import (
+    CLAIM_LUA,
     ENQUEUE_SHA,
     STORE_CONVERSATION_JOB,
+    JobIdParts,
+    count_transient_retry,
+    counted_tries,
     create_arq_pool,
     enqueue_command,
     enqueue_event,
     enqueue_once,
     event_job,
+    forget_transient_retries,
     job_deserializer,
     job_id_for,
     job_serializer,
-    pack_command,
+    parse_job_id,
     queued_event_decoder,
     redis_settings,
+    replay_suffix,
 )
+from shared.redis_pipe import pack_command
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -66,8 +74,18 @@ async def run_burst(settings: Settings, seen: list[QueuedEvent]) -> Worker:
         seen.append(queued_event_decoder.decode(payload))
         return "stored"
 
-    worker = Worker(
-        functions=[func(store, name=STORE_CONVERSATION_JOB)],
+    return await burst(settings, store)
+
+
+async def burst(
+    settings: Settings,
+    function: Callable[..., Awaitable[str]],
+    worker_class: type[Worker] = Worker,
+    **kwargs: Any,
+) -> Worker:
+    """Drain the queue with arq's Worker (or ours) running `function` as store_conversation."""
+    worker = worker_class(
+        functions=[func(function, name=STORE_CONVERSATION_JOB)],
         redis_settings=redis_settings(settings),
         queue_name=settings.queue_name,
         job_serializer=job_serializer,
@@ -75,9 +93,11 @@ async def run_burst(settings: Settings, seen: list[QueuedEvent]) -> Worker:
         burst=True,
         poll_delay=0.01,
         handle_signals=False,
+        **kwargs,
     )
     try:
-        await worker.async_run()
+        async with asyncio.timeout(30):  # a claim that never frees its slot would hang here
+            await worker.async_run()
     finally:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # arq 0.28 calls redis-py's close()
@@ -191,3 +211,66 @@ def _split_resp(command: bytes) -> list[bytes]:
         rest = rest[length + 2 :]
     assert rest == b""
     return args
+
+
+def test_job_id_names_the_event_and_changes_with_its_body() -> None:
+    job_id = job_id_for(event("call-7"))
+    assert job_id.startswith("conv:phone:call-7:1:")
+    assert len(job_id.rsplit(":", 1)[1]) == 16  # the body digest, hex
+    assert job_id_for(event("call-7")) == job_id
+    assert job_id_for(event("call-7", b'{"call": 2}')) != job_id
+
+
+@pytest.mark.parametrize(
+    ("call_id", "replay_count"), [("call-1", 0), ("call:with:colons", 0), ("c:replay:9", 2), ("", 1)]
+)
+def test_parse_job_id_reads_back_what_job_id_for_built(call_id: str, replay_count: int) -> None:
+    suffix = replay_suffix(replay_count) if replay_count else ""
+    parsed = parse_job_id(job_id_for(event(call_id), suffix))
+    assert parsed == JobIdParts("phone", call_id, replay_count)
+
+
+@pytest.mark.parametrize(
+    "job_id", ["", "conv", "conv:phone:call-1", "conv:phone:call:1", "cron:sweep_queue:1:2:3", "abc:replay:1"]
+)
+def test_parse_job_id_refuses_ids_it_did_not_make(job_id: str) -> None:
+    assert parse_job_id(job_id) is None
+
+
+def test_replay_suffix_makes_a_new_job_of_the_same_event() -> None:
+    sent = event("call-r")
+    assert job_id_for(sent, replay_suffix(3)) == job_id_for(sent) + ":replay:3"
+    assert job_id_for(sent, replay_suffix(3)) != job_id_for(sent, replay_suffix(4))
+
+
+async def test_claims_only_due_jobs_not_running_elsewhere(settings: Settings, arq_pool: ArqRedis) -> None:
+    for job_id in ("due", "running", "deferred"):
+        await arq_pool.enqueue_job(
+            "store_conversation", b"x", _job_id=job_id, _defer_by=60 if job_id == "deferred" else None
+        )
+    await arq_pool.psetex(in_progress_key_prefix + "running", 10_000, b"1")
+    args = [in_progress_key_prefix, str(timestamp_ms()), "15000", "due", "running", "deferred", "finished"]
+    claimed = await arq_pool.eval(CLAIM_LUA, 1, settings.queue_name, *args)  # type: ignore[misc]
+    assert claimed[::2] == [b"due"]
+    assert float(claimed[1]) == await arq_pool.zscore(settings.queue_name, "due")
+    assert 14_000 < await arq_pool.pttl(in_progress_key_prefix + "due") <= 15_000
+    assert await arq_pool.exists(in_progress_key_prefix + "deferred") == 0
+    assert await arq_pool.exists(in_progress_key_prefix + "finished") == 0
+    assert await arq_pool.exists(in_progress_key_prefix + "running") == 1
+
+
+async def test_transient_retries_are_not_counted_as_tries(arq_pool: ArqRedis) -> None:
+    assert await counted_tries(arq_pool, "job-a", 1) == 1
+    assert await counted_tries(arq_pool, "job-a", 4) == 4
+    assert [await count_transient_retry(arq_pool, "job-a") for _ in range(3)] == [1, 2, 3]
+    assert 0 < await arq_pool.ttl("ringready:transient:job-a") <= 7 * 24 * 3600
+    assert await counted_tries(arq_pool, "job-a", 4) == 1
+    assert await counted_tries(arq_pool, "job-b", 4) == 4  # another job's count is its own
+
+
+async def test_forgetting_transient_retries_skips_a_first_try(arq_pool: ArqRedis) -> None:
+    await count_transient_retry(arq_pool, "job-c")
+    await forget_transient_retries(arq_pool, "job-c", 1)  # a first try has no count: no round trip
+    assert await arq_pool.exists("ringready:transient:job-c") == 1
+    await forget_transient_retries(arq_pool, "job-c", 2)
+    assert await arq_pool.exists("ringready:transient:job-c") == 0

@@ -15,12 +15,11 @@ from arq.connections import ArqRedis
 
 from ops.embedded import ManagedServer
 from services.worker.app import worker_settings
-from services.worker.claims import BatchClaimWorker
 from shared.config import Settings
 from shared.db.accounts import insert_account
 from shared.db.agents import add_provider_id, insert_agent
 from shared.models import FinishedConversation, QueuedEvent, Turn
-from shared.queue import create_arq_pool
+from shared.queue import BatchClaimWorker, create_arq_pool
 
 AGENT_PHONE = "+14155550100"
 CALLER_PHONE = "+14155550199"

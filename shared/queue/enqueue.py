@@ -1,4 +1,12 @@
-"""The queue between ingest and worker: arq on Redis, msgpack job payloads, the _job_id rule."""
+"""The enqueue: arq's enqueue_job in one round trip, for the ingest's hot path and the CLI.
+
+ENQUEUE_LUA mirrors `ArqRedis.enqueue_job` of arq 0.28.0 (arq/connections.py) for an undeferred
+job without `_expires` or `_job_try`: WATCH + EXISTS + MULTI/PSETEX/ZADD/EXEC become one EVALSHA,
+i.e. one AOF write and one fsync under appendfsync always. Same keys (`arq:job:<id>`, checked with
+`arq:result:<id>`, the queue sorted set), same values (arq's `serialize_job` envelope, expiry
+`expires_extra_ms`, score = enqueue time), same "already queued or has a result -> do nothing"
+rule, so arq's Worker reads these jobs unchanged (tests/shared/test_queue_arq_compat.py).
+"""
 
 from __future__ import annotations
 
@@ -6,26 +14,17 @@ import hashlib
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
-import msgspec
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.commands.core import AsyncScript
 
-from shared.config import Settings
 from shared.models import QueuedEvent
+from shared.queue.format import STORE_CONVERSATION_JOB, encode_event, job_serializer
+from shared.queue.job_ids import job_id_for
 from shared.redis_pipe import pack_command
 
-STORE_CONVERSATION_JOB = "store_conversation"
-
-_msgpack_encoder = msgspec.msgpack.Encoder()
-_msgpack_decoder = msgspec.msgpack.Decoder()
-queued_event_decoder = msgspec.msgpack.Decoder(QueuedEvent)
-
-# arq's ArqRedis.enqueue_job in one round trip: WATCH + EXISTS + MULTI/PSETEX/ZADD/EXEC become one
-# EVALSHA, i.e. one AOF write and one fsync under appendfsync always. Same keys, same values, same
-# "already queued or has a result -> do nothing" rule, so arq's Worker reads these jobs unchanged.
 # KEYS: job key, result key, queue. ARGV: serialized job, expiry ms, score ms, job id.
 ENQUEUE_LUA = b"""
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
@@ -42,56 +41,6 @@ _ENQUEUE_SHA_BYTES = ENQUEUE_SHA.encode()
 # Redis restart or SCRIPT FLUSH).
 _scripts: WeakKeyDictionary[ArqRedis, AsyncScript] = WeakKeyDictionary()
 
-
-def job_serializer(obj: dict[str, Any]) -> bytes:
-    """arq's job envelope as msgpack (pickle would let Redis contents run code)."""
-    return _msgpack_encoder.encode(obj)
-
-
-def job_deserializer(data: bytes) -> dict[str, Any]:
-    """Inverse of job_serializer."""
-    result: dict[str, Any] = _msgpack_decoder.decode(data)
-    return result
-
-
-def redis_settings(settings: Settings) -> RedisSettings:
-    """arq's connection settings from our URL."""
-    return RedisSettings.from_dsn(settings.redis_url)
-
-
-async def create_arq_pool(settings: Settings, **overrides: Any) -> ArqRedis:
-    """An ArqRedis client that speaks our serializer and queue name."""
-    return await create_pool(
-        redis_settings(settings),
-        job_serializer=job_serializer,
-        job_deserializer=job_deserializer,
-        default_queue_name=settings.queue_name,
-        **overrides,
-    )
-
-
-def encode_event(event: QueuedEvent) -> bytes:
-    """The job argument: one msgpack blob."""
-    return _msgpack_encoder.encode(event)
-
-
-def job_id_for(event: QueuedEvent, suffix: str = "") -> str:
-    """Same event, same id: retries and concurrent copies collapse while queued.
-
-    The body hash keeps a changed (richer) delivery of the same rank from being dropped as a copy.
-    """
-    conv = event.conversation
-    digest = hashlib.blake2b(event.raw_body, digest_size=8).hexdigest()
-    return f"conv:{conv.source}:{conv.provider_call_id}:{conv.event_rank}:{digest}{suffix}"
-
-
-def _script(arq: ArqRedis) -> AsyncScript:
-    script = _scripts.get(arq)
-    if script is None:
-        script = _scripts[arq] = arq.register_script(ENQUEUE_LUA)
-    return script
-
-
 # (job key, result key, queue), (job bytes, expiry ms, score ms, job id)
 ScriptCall = tuple[tuple[str, str, str], tuple[bytes, int, int, str]]
 
@@ -102,6 +51,13 @@ class Job(NamedTuple):
     job_id: str
     function: str
     args: tuple[Any, ...]
+
+
+def _script(arq: ArqRedis) -> AsyncScript:
+    script = _scripts.get(arq)
+    if script is None:
+        script = _scripts[arq] = arq.register_script(ENQUEUE_LUA)
+    return script
 
 
 def job_script_args(job: Job, queue_name: str) -> ScriptCall:
