@@ -24,7 +24,7 @@ from typing import Any, cast
 
 import redis
 
-from services.api.ratelimit import PERIOD_S, WINDOW_SCRIPT
+from services.api.access.limiter import PERIOD_S, WINDOW_SCRIPT
 from shared.embedded import valkey_server
 
 UNLIMITED = 1_000_000_000  # the API bench key's limit: never denied

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 import structlog
 
-from services.api.ratelimit import RateLimiter
+from services.api.access.limiter import RateLimiter
 from shared.config import Settings
 from shared.embedded import free_port
 from tests.api.factories import pipe_to
