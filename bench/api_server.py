@@ -1,7 +1,7 @@
 """The API as `python -m services.api` runs it, with the rate limiter switched on or off for the bench.
 
 services/api/app.py decides the production wiring; `--limiter off` only removes the limiter's
-cleanup context (as ratelimit_http.py documents it, without it auth charges nothing and no
+cleanup context (as services/api/access/contexts.py documents it, without it auth charges nothing and no
 rate-limit headers are sent) so that one run can measure both.
 Usage: python -m bench.api_server --limiter on|off
 """
@@ -12,7 +12,7 @@ import argparse
 
 from aiohttp import web
 
-from services.api import ratelimit_http
+from services.api.access import contexts
 from services.api.app import create_app
 from shared.config import Settings, from_env
 from shared.logging import configure_logging
@@ -23,7 +23,7 @@ def make_app(settings: Settings, limiter: str) -> web.Application:
     """create_app, which installs the limiter; 'off' takes its cleanup context out again."""
     app = create_app(settings)
     if limiter == "off":
-        app.cleanup_ctx.remove(ratelimit_http.ratelimit_ctx)  # ValueError if create_app lost it
+        app.cleanup_ctx.remove(contexts.limiter_ctx)  # ValueError if create_app lost it
     return app
 
 

@@ -25,7 +25,7 @@ from typing import Any, cast
 import redis
 
 from ops.embedded import valkey_server
-from services.api.ratelimit import PERIOD_S, WINDOW_SCRIPT
+from services.api.access.limiter import PERIOD_S, WINDOW_SCRIPT
 
 UNLIMITED = 1_000_000_000  # the API bench key's limit: never denied
 WINDOW_US = PERIOD_S * 1_000_000

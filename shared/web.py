@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import msgspec
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -14,19 +13,21 @@ from aiohttp import web
 from shared.config import Settings
 from shared.db.pool import create_pool, create_statement_pool
 from shared.db.statement_pool import Queryable, StatementPool
+from shared.redis_pipe import RedisPipe, pack_command
 
 settings_key = web.AppKey("settings", Settings)
-pg_key = web.AppKey("pg", asyncpg.Pool)
 statements_key = web.AppKey("statements", StatementPool)  # the API's connections (one statement each)
 # What /readyz asks for SELECT 1: set by whichever of the contexts below a service uses.
 postgres_key: web.AppKey[Queryable] = web.AppKey("postgres")
-redis_key = web.AppKey("redis", aioredis.Redis)
+# What /readyz PINGs: a pipe the service already has (the API's limiter's), else redis_ctx's.
+redis_key = web.AppKey("redis", RedisPipe)
 # Which dependencies /readyz requires; the others are reported but don't fail readiness.
 required_deps_key = web.AppKey("required_deps", tuple)
 
 JSON = "application/json"
 _encoder = msgspec.json.Encoder()
 READY_TIMEOUT_S = 1.0
+PING = pack_command(b"PING")
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -37,7 +38,7 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
 async def pg_ctx(app: web.Application) -> AsyncIterator[None]:
     """The process's asyncpg pool."""
     pool = await create_pool(app[settings_key])
-    app[pg_key] = app[postgres_key] = pool
+    app[postgres_key] = pool
     yield
     await pool.close()
 
@@ -53,7 +54,7 @@ async def statements_ctx(app: web.Application) -> AsyncIterator[None]:
 async def lazy_pg_ctx(app: web.Application) -> AsyncIterator[None]:
     """A one-connection pool that connects on first use: ingest must start while Postgres is down."""
     pool = await create_pool(app[settings_key], min_size=0, max_size=1)
-    app[pg_key] = app[postgres_key] = pool
+    app[postgres_key] = pool
     yield
     await pool.close()
 
@@ -67,11 +68,11 @@ def redis_client(settings: Settings, **overrides: Any) -> aioredis.Redis:
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The process's Redis client."""
-    client = redis_client(app[settings_key])
-    app[redis_key] = client
+    """A pipelined Redis connection for /readyz, opened on its first PING."""
+    pipe = RedisPipe(app[settings_key].redis_url, timeout_s=READY_TIMEOUT_S)
+    app[redis_key] = pipe
     yield
-    await client.aclose()
+    await pipe.aclose()
 
 
 async def _check(name: str, probe: Any) -> tuple[str, str]:
@@ -93,7 +94,7 @@ async def readyz(request: web.Request) -> web.Response:
     results = dict(
         await asyncio.gather(
             _check("postgres", lambda: app[postgres_key].fetchval("SELECT 1")),
-            _check("redis", lambda: app[redis_key].ping()),
+            _check("redis", lambda: app[redis_key].call(PING)),
         )
     )
     down = [name for name in app[required_deps_key] if results[name] != "ok"]

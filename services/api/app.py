@@ -5,12 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.api import agents, conversations, discovery, whoami
-from services.api.auth import auth_middleware
-from services.api.keysync import key_cache_ctx
-from services.api.ratelimit_http import ratelimit_ctx
+from services.api.access.contexts import key_cache_ctx, limiter_ctx, redis_pipe_ctx
+from services.api.access.gate import access_middleware
 from shared.config import Settings
 from shared.middleware import request_middleware
-from shared.web import add_health_routes, redis_ctx, settings_key, statements_ctx
+from shared.web import add_health_routes, settings_key, statements_ctx
 
 
 def add_api_routes(app: web.Application) -> None:
@@ -29,11 +28,11 @@ def add_api_routes(app: web.Application) -> None:
 def create_app(settings: Settings) -> web.Application:
     """The API application; resources open in cleanup_ctx, no I/O here."""
     app = web.Application(
-        middlewares=[request_middleware, auth_middleware],
+        middlewares=[request_middleware, access_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[settings_key] = settings
-    app.cleanup_ctx.extend([statements_ctx, redis_ctx, key_cache_ctx, ratelimit_ctx])
+    app.cleanup_ctx.extend([statements_ctx, redis_pipe_ctx, key_cache_ctx, limiter_ctx])
     add_health_routes(app, required=("postgres", "redis"))
     add_api_routes(app)
     return app

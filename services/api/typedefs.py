@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
-from services.api.keycache import ApiKeyInfo, KeyCache
+if TYPE_CHECKING:  # the access package imports these keys: no import back at run time
+    from services.api.access.gate import ApiKeyInfo, KeyCache
+    from services.api.access.limiter import RateLimiter
 
 API_PREFIX = "/api/v1/"  # what auth and the rate limit cover (the public openapi.json aside)
 
-key_cache_key = web.AppKey("key_cache", KeyCache)
-api_key_info = web.RequestKey("api_key_info", ApiKeyInfo)
+key_cache_key: web.AppKey[KeyCache] = web.AppKey("key_cache")
+limiter_key: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
+api_key_info: web.RequestKey[ApiKeyInfo] = web.RequestKey("api_key_info")

@@ -6,7 +6,8 @@ from typing import Literal, cast
 
 from aiohttp import web
 
-from services.api.ratelimit import PERIOD_S, limit_for_key
+from services.api.access.gate import limit_for_key
+from services.api.access.limiter import PERIOD_S
 from services.api.schemas import RateLimit, WhoAmI
 from services.api.typedefs import api_key_info
 from shared.web import json_response, settings_key

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.api.ratelimit import WINDOW_SCRIPT
+from services.api.access.limiter import WINDOW_SCRIPT
 from shared.db.accounts import insert_account
 from shared.db.agents import insert_agent
 from shared.db.api_keys import insert_key
@@ -145,5 +145,5 @@ async def insert_list_row(
 
 
 def pipe_to(url: str, timeout_s: float = 0.5) -> RedisPipe:
-    """The limiter's Redis connection, as ratelimit_ctx makes it."""
+    """The limiter's Redis connection, as redis_pipe_ctx makes it."""
     return RedisPipe(url, timeout_s=timeout_s, scripts=(WINDOW_SCRIPT,))

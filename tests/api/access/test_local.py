@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.api.ratelimit_local import LocalWindow
+from services.api.access.local import LocalWindow
 
 WINDOW = 60_000_000  # 60 s in microseconds
 

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import msgspec
-import pytest
 import structlog
 import structlog.testing
 from aiohttp import web
@@ -16,37 +15,18 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
 from ops.embedded import free_port
-from services.api.auth import auth_middleware
-from services.api.keysync import key_cache_ctx
-from services.api.ratelimit import RateLimiter
-from services.api.ratelimit_http import limiter_key, ratelimit_ctx
-from services.api.typedefs import key_cache_key
+from services.api.access.contexts import key_cache_ctx, limiter_ctx, redis_pipe_ctx
+from services.api.access.gate import access_middleware
+from services.api.typedefs import key_cache_key, limiter_key
 from shared import errors
 from shared.config import Settings
 from shared.db.accounts import insert_account
 from shared.db.pool import connect
 from shared.db.statement_pool import StatementPool
 from shared.middleware import request_middleware
-from shared.redis_pipe import RedisPipe
-from shared.web import (
-    add_health_routes,
-    json_response,
-    postgres_key,
-    redis_ctx,
-    settings_key,
-    statements_key,
-)
-from tests.api.factories import make_key, pipe_to
+from shared.web import add_health_routes, json_response, postgres_key, settings_key, statements_key
+from tests.api.factories import make_key
 from tests.helpers import eventually
-
-
-@pytest.fixture
-async def pipe(settings: Settings) -> AsyncIterator[RedisPipe]:
-    """The limiter's own Redis connection, closed after the test."""
-    made = pipe_to(settings.redis_url)
-    yield made
-    await made.aclose()
-
 
 queries_key = web.AppKey("queries", list)
 
@@ -85,11 +65,11 @@ async def counting_pg_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def make_app(settings: Settings) -> web.Application:
     """The API's middlewares and contexts as services/api/app.py wires them, with test handlers."""
-    middlewares = [request_middleware, auth_middleware]
+    middlewares = [request_middleware, access_middleware]
     app = web.Application(middlewares=middlewares)
     app[settings_key] = settings
     app[queries_key] = []
-    app.cleanup_ctx.extend([counting_pg_ctx, redis_ctx, key_cache_ctx, ratelimit_ctx])
+    app.cleanup_ctx.extend([counting_pg_ctx, redis_pipe_ctx, key_cache_ctx, limiter_ctx])
     app.router.add_get("/api/v1/ping", ping)
     app.router.add_get("/api/v1/missing", missing)
     app.router.add_get("/api/v1/boom", boom)
@@ -295,43 +275,6 @@ async def test_a_bad_key_flood_costs_one_indexed_lookup_per_distinct_well_formed
     for junk in ("rr_live_short", "sk_live_" + "x" * 40, "rr_live_" + "!" * 40):  # shape check: no lookup
         assert (await client.get("/api/v1/ping", headers=bearer(junk))).status == 429
     assert lookups() == 30
-
-
-def reads(app: web.Application) -> int:
-    """Statements run by /api/v1/select (key lookups are left out: the cache may be refilled)."""
-    return app[queries_key].count("SELECT 1")
-
-
-@pytest.mark.parametrize(("path", "reads_run"), [("/api/v1/select", 1), ("/api/v1/missing", 0)])
-async def test_a_read_started_early_is_refused_when_other_processes_spent_the_budget(
-    aiohttp_client: AiohttpClient,
-    settings: Settings,
-    pg: asyncpg.Pool,
-    pipe: RedisPipe,
-    path: str,
-    reads_run: int,
-) -> None:
-    app = make_app(settings)
-    client: TestClient = await aiohttp_client(app)
-    account_id = await insert_account(pg, "a@example.com", "free")
-    key, key_id = await make_key(pg, account_id, ["read"], 10)
-    first = await client.get("/api/v1/select", headers=bearer(key))
-    assert first.status == 200 and first.headers["X-RateLimit-Remaining"] == "9"
-    limiter = app[limiter_key]
-    assert limiter.early_hits == 0  # the key's budget was unknown: decided before the read
-    other_process = RateLimiter(pipe, ip_limit_per_min=30)
-    assert [(await other_process.hit_key(key_id, 10)).remaining for _ in range(9)][-1] == 0
-    app[queries_key].clear()
-    late = await client.get(path, headers=bearer(key))  # this process still thinks 9 are left
-    assert late.status == 429  # not the read's 200 or 404: as if the read had never run
-    retry = int(late.headers["Retry-After"])
-    assert late.headers["RateLimit"] == f'"default";r=0;t={retry}'
-    assert (await late.json())["detail"].startswith("Rate limit exceeded for this API key")
-    assert (limiter.early_hits, limiter.early_denied) == (1, 1)
-    assert reads(app) == reads_run  # the price of the wrong guess: one read done for nothing
-    for _ in range(3):  # now the process knows: reads wait for their decision again
-        assert (await client.get("/api/v1/select", headers=bearer(key))).status == 429
-    assert reads(app) == reads_run and limiter.early_hits == 1
 
 
 async def test_api_keeps_serving_when_redis_is_down(

@@ -1,4 +1,9 @@
-"""Background upkeep of the key cache: Redis pub/sub invalidation and last_used_at flushes."""
+"""The access package's resources, as cleanup contexts: the API's pipelined Redis connection, the
+rate limiter on it, and the key cache with its upkeep (pub/sub invalidation, last_used_at flushes).
+
+The API talks to Redis over two connections: the pipe (the limiter's EVALSHAs and /readyz's PING)
+and the key-change subscription, which must be a connection of its own.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,15 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from services.api.keycache import KeyCache
-from services.api.typedefs import key_cache_key
+from services.api.access.gate import KeyCache
+from services.api.access.limiter import WINDOW_SCRIPT, RateLimiter
+from services.api.typedefs import key_cache_key, limiter_key
 from shared.config import Settings
 from shared.db.api_keys import touch_keys
 from shared.db.statement_pool import StatementPool
 from shared.keys import KEYS_CHANGED_CHANNEL
-from shared.web import redis_client, settings_key, statements_key
+from shared.redis_pipe import RedisPipe
+from shared.web import redis_client, redis_key, settings_key, statements_key
 
 log = structlog.get_logger(__name__)
 RECONNECT_DELAY_S = 0.2
@@ -91,3 +98,21 @@ async def key_cache_ctx(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await flush_used(app[statements_key], cache)
+
+
+async def redis_pipe_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The API's pipelined Redis connection: the limiter's (its timeout, its script) and /readyz's."""
+    settings = app[settings_key]
+    timeout_s = settings.rate_limit_timeout_ms / 1000
+    pipe = RedisPipe(settings.redis_url, timeout_s=timeout_s, scripts=(WINDOW_SCRIPT,))
+    app[redis_key] = pipe
+    yield
+    await pipe.aclose()
+
+
+async def limiter_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The process's RateLimiter; without this context nothing is limited and no headers are sent."""
+    limiter = RateLimiter(app[redis_key], ip_limit_per_min=app[settings_key].ip_rate_limit_per_min)
+    await limiter.warm_up()
+    app[limiter_key] = limiter
+    yield

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from ops.embedded import free_port
-from services.api.ratelimit import RateLimiter
+from services.api.access.limiter import RateLimiter
 from shared.config import Settings
 from tests.api.factories import pipe_to
 from tests.helpers import Servers, eventually

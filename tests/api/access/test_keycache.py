@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.api.keycache import NEGATIVE_TTL_S, UNHEALTHY_TTL_S, ApiKeyInfo, KeyCache
+from services.api.access.gate import NEGATIVE_TTL_S, UNHEALTHY_TTL_S, ApiKeyInfo, KeyCache
 
 INFO = ApiKeyInfo(
     key_id=1, account_id=2, email="a@example.com", prefix="rr_live_abcd", scopes=("read",), plan="free",

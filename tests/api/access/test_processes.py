@@ -30,7 +30,7 @@ LIMIT = 20  # in any 60 s
 
 def serve_test_app() -> None:
     """Entry point of the child: the test app of test_ratelimit_http in PROCESSES forked processes."""
-    from tests.api.test_ratelimit_http import make_app
+    from tests.api.access.test_http_limits import make_app
 
     settings = from_env()
     configure_logging(settings, "api")
@@ -69,7 +69,7 @@ def api(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path) -> I
     """PROCESSES API processes sharing one free port; stopped (SIGTERM to the group) afterwards."""
     code = ["-m", "services.api"]
     if request.param == "test-app":
-        code = ["-c", "from tests.api.test_ratelimit_processes import serve_test_app; serve_test_app()"]
+        code = ["-c", "from tests.api.access.test_processes import serve_test_app; serve_test_app()"]
     port = free_port()
     log = tmp_path / "api.log"
     process = spawn(settings, port, code, log)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
 import redis.asyncio as aioredis
 
 from ops.embedded import free_port
-from services.api.ratelimit import (
+from services.api.access.limiter import (
     IP_POLICY,
     KEY_POLICY,
     Decision,
@@ -24,6 +23,7 @@ from services.api.ratelimit import (
 from shared.config import Settings
 from shared.redis_pipe import RedisPipe
 from tests.api.factories import pipe_to
+from tests.helpers import eventually
 
 PROCESSES = 4
 
@@ -39,10 +39,16 @@ async def clients(settings: Settings) -> AsyncIterator[list[RedisPipe]]:
 
 async def sent_batches(limiter: RateLimiter, count: int, within_s: float = 5.0) -> None:
     """Yield to the loop until the limiter has sent `count` EVALSHAs (bounded)."""
-    deadline = time.monotonic() + within_s
-    while limiter.batches < count:
-        assert time.monotonic() < deadline, f"the limiter never sent {count} batches"
-        await asyncio.sleep(0)
+
+    async def sent() -> bool:
+        # Tick by tick, not eventually()'s 50 ms: the caller acts before the EVALSHA's reply is read.
+        for _ in range(1000):
+            if limiter.batches >= count:
+                return True
+            await asyncio.sleep(0)
+        return False
+
+    await eventually(sent, within_s, f"the limiter to send {count} batches")
 
 
 def limiter_on(client: RedisPipe, ip_limit: int = 30, period_s: int | None = None) -> RateLimiter:
@@ -100,10 +106,14 @@ async def test_key_is_admitted_again_when_its_requests_leave_the_window(clients:
     denied = await limiter.hit_key(1, limit)
     assert not denied.allowed and 0 < denied.retry_after_s <= 1
     started = time.monotonic()
-    deadline = started + 5
-    while not (decision := await limiter.hit_key(1, limit)).allowed:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.02)
+    admitted: list[Decision] = []
+
+    async def admitted_again() -> bool:
+        admitted.append(await limiter.hit_key(1, limit))
+        return admitted[-1].allowed
+
+    await eventually(admitted_again, 5, "the key to be admitted again")
+    decision = admitted[-1]
     waited = time.monotonic() - started
     assert waited >= denied.retry_after_s - 0.05
     assert decision.remaining == limit - 1  # the whole burst (stamps 1 µs apart) left the window together
@@ -293,39 +303,6 @@ async def test_waves_from_four_processes_admit_exactly_the_limit_once_each(
     assert sorted(d.remaining for d in admitted) == list(range(limit))  # every state exactly once
     assert all(d.remaining == 0 and d.retry_after_s > 0 for d in decisions if not d.allowed)
     assert sum(limiter.batches for limiter in limiters) < len(decisions)
-
-
-# Early hits: a read may start before its decision arrives, while the key has budget to spare.
-
-
-async def test_early_hits_need_a_known_budget_well_above_the_margin(clients: list[RedisPipe]) -> None:
-    limiter = limiter_on(clients[0])
-    limit = 20  # margin: 2
-    assert limiter.hit_key_early(27, limit) is None  # nothing known about the key yet
-    assert (await limiter.hit_key(27, limit)).remaining == 19  # spare: 19 - 2
-    early = [limiter.hit_key_early(27, limit) for _ in range(20)]
-    started = [future for future in early if future is not None]
-    assert len(started) == 17 and early[17:] == [None] * 3
-    assert [(await future).remaining for future in started] == list(range(18, 1, -1))
-    assert limiter.hit_key_early(27, limit) is None  # Redis said 2 are left: not above the margin
-    assert [(await limiter.hit_key(27, limit)).remaining for _ in range(2)] == [1, 0]
-    assert limiter.early_hits == 17
-
-
-async def test_early_hits_that_guessed_wrong_are_denied_exactly(clients: list[RedisPipe]) -> None:
-    limit = 40
-    limiters = [limiter_on(client) for client in clients]
-    warm = [await limiter.hit_key(28, limit) for limiter in limiters]  # each learns ~36 are left
-    assert [d.remaining for d in warm] == [39, 38, 37, 36]
-    pending: list[asyncio.Future[Decision] | Coroutine[Any, Any, Decision]] = []
-    for limiter in limiters:  # each process starts every read it can early, as if alone
-        for _ in range(limit):
-            pending.append(limiter.hit_key_early(28, limit) or limiter.hit_key(28, limit))
-    decisions = await asyncio.gather(*pending)
-    assert sum(limiter.early_hits for limiter in limiters) > 36  # more early reads than budget
-    admitted = [d for d in decisions if d.allowed]
-    assert len(admitted) == 36  # yet Redis admitted exactly what was left
-    assert sorted(d.remaining for d in admitted) == list(range(36))
 
 
 async def test_a_failed_batch_falls_back_for_each_of_its_requests() -> None:
