@@ -10,6 +10,8 @@ median of the per-round ratios (each round's pair runs seconds apart, so that on
 
 - ingest: bench/ingest_bench.py's load (wrk + ingest_wrk.lua, every request a distinct signed Vapi
   report, 64 connections) with its queue check; Valkey is flushed before each run.
+- worker: bench/tree_ab_worker.py (the same queue of distinct events drained by each tree's worker;
+  conversations stored per second and CPU per conversation).
 - api: `GET /api/v1/conversations?limit=50` (and the agent_id filter) on bench/api_setup.py's
   1,000,000 conversations with the bench key, 32 connections, the limiter on as in production
   (`python -m services.api`). The key's bucket is deleted before each run: the baseline's limiter
@@ -18,7 +20,8 @@ median of the per-round ratios (each round's pair runs seconds apart, so that on
 Usage (the baseline tree needs its own .venv: `make install` in it):
 
     git worktree add --detach /tmp/base <commit> && make -C /tmp/base install
-    .venv/bin/python -m bench.tree_ab --baseline /tmp/base [--services ingest,api] [--rounds 7] [--seconds 5]
+    .venv/bin/python -m bench.tree_ab --baseline /tmp/base [--services ingest,worker,api]
+        [--rounds 7] [--seconds 5]
         [--json FILE]  # the table goes to stderr
 """
 
@@ -41,7 +44,7 @@ from urllib.parse import urlencode
 import redis
 
 from bench import api_load as load
-from bench import data
+from bench import data, tree_ab_worker
 from bench import ingest_bench as ingest
 from bench.api_bench import LIMIT, combinations
 from bench.api_setup import Fixture, prepare_sync, start_servers
@@ -109,14 +112,15 @@ def alternate(
     return {case: summarise(by_tree) for case, by_tree in runs.items()}
 
 
-def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def summarise(runs: dict[str, list[dict[str, Any]]], metrics: tuple[str, ...] = METRICS) -> dict[str, Any]:
     """Medians per tree, after/before of the medians and the median of the per-round ratios."""
-    median = {tree: {m: statistics.median(r[m] for r in runs[tree]) for m in METRICS} for tree in TREES}
-    ratio = {m: round(median["after"][m] / median["before"][m], 3) for m in METRICS}
+    median = {tree: {m: statistics.median(r[m] for r in runs[tree]) for m in metrics} for tree in TREES}
+    ratio = {m: round(median["after"][m] / median["before"][m], 3) for m in metrics}
     pairs = list(zip(runs["before"], runs["after"], strict=True))
-    per_round = {m: [a[m] / b[m] for b, a in pairs] for m in METRICS}
+    per_round = {m: [a[m] / b[m] for b, a in pairs] for m in metrics}
     loads = [r["load1"] for rs in runs.values() for r in rs]
     return {
+        "metrics": metrics,
         "median": median,
         "after/before (medians)": ratio,
         "after/before (median of rounds)": {m: round(statistics.median(v), 3) for m, v in per_round.items()},
@@ -191,7 +195,8 @@ def api_ab(args: argparse.Namespace, fx: Fixture) -> dict[str, Any]:
 
 
 def table(results: dict[str, Any]) -> str:
-    """Markdown: per service and case, the medians of both trees and after/before."""
+    """Markdown: per service and case, the medians of both trees and after/before (the worker's
+    rate is conversations stored per second, its CPU per conversation; it has no latencies)."""
     lines = [
         "| service, case | req/s before → after | p50 ms | p99 ms | CPU µs/req service | CPU µs/req Valkey"
         " | load1 |",
@@ -201,6 +206,9 @@ def table(results: dict[str, Any]) -> str:
         for case, r in cases.items():
             cells = []
             for m in METRICS:
+                if m not in r["metrics"]:
+                    cells.append("–")
+                    continue
                 b, a = r["median"]["before"][m], r["median"]["after"][m]
                 ratio, rounds = r["after/before (medians)"][m], r["after/before (median of rounds)"][m]
                 cells.append(f"{b:,.1f} → {a:,.1f} (×{ratio:.3f}; rounds ×{rounds:.3f})")
@@ -215,7 +223,8 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=Path, required=True, help="a tree of the baseline commit, with .venv"
     )
-    parser.add_argument("--services", type=lambda v: v.split(","), default=["ingest", "api"])
+    parser.add_argument("--services", type=lambda v: v.split(","), default=["ingest", "api", "worker"])
+    parser.add_argument("--worker-events", type=int, default=5_000, help="queued per worker run")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64, help="ingest (as bench.ingest_bench)")
@@ -235,6 +244,9 @@ def main() -> None:
         args.redis_url, args.valkey_pid = valkey.url, valkey.pid
         if "ingest" in args.services:
             results["ingest"] = ingest_ab(args)
+        if "worker" in args.services:
+            runs = tree_ab_worker.worker_runs(args, postgres.url, TREES)
+            results["worker"] = {"drain": summarise(runs, tree_ab_worker.METRICS)}
         if "api" in args.services:
             data.BIG_ACCOUNT_ROWS = args.rows  # read by data.load at call time
             fx = prepare_sync(postgres.url, valkey.url)
