@@ -22,8 +22,8 @@ import asyncpg
 
 from bench import worker_bench
 from bench.e2e_cpu import process_cpu_s
+from ops.embedded import die_with_parent
 from shared.config import Settings
-from shared.embedded import die_with_parent
 
 DATABASE = "worker_ab"
 METRICS = ("rps", "cpu_us_per_req", "valkey_us_per_req")
