@@ -82,7 +82,9 @@ def wait_ready(up: Up) -> float:
         assert up.process.poll() is None, up.output()
         return all(status(url)[0] == 200 for url in urls)
 
-    asyncio.run(eventually(ready, READY_WITHIN_S, lambda: f"both /readyz:\n{up.output()}", every_s=0.1))
+    asyncio.run(
+        eventually(ready, READY_WITHIN_S, lambda: f"both /readyz to answer 200:\n{up.output()}", every_s=0.1)
+    )
     return time.monotonic() - started
 
 
@@ -94,7 +96,9 @@ def wait_for_output(up: Up, pattern: re.Pattern[str], timeout: float) -> re.Matc
         return None
 
     return asyncio.run(
-        eventually(printed, timeout, lambda: f"{pattern.pattern!r}:\n{up.output()}", every_s=0.1)
+        eventually(
+            printed, timeout, lambda: f"{pattern.pattern!r} to be printed:\n{up.output()}", every_s=0.1
+        )
     )
 
 
