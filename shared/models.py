@@ -66,6 +66,14 @@ class FinishedConversation(ConversationFacts, frozen=True, kw_only=True):
     provider_assistant_id: str | None = None  # routes provider calls to an agent
 
 
+_FACT_FIELDS = ConversationFacts.__struct_fields__
+
+
+def facts_of(conversation: ConversationFacts) -> dict[str, Any]:
+    """The facts of an event or a row by name, e.g. to build the row from the event."""
+    return {name: getattr(conversation, name) for name in _FACT_FIELDS}
+
+
 class QueuedEvent(msgspec.Struct, frozen=True, kw_only=True):
     """The job payload: the validated conversation plus the raw body for re-processing."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -18,7 +19,7 @@ from services.ingest.adapters.native_schema import (
 from services.ingest.phone import to_e164
 from services.ingest.roles import normalise_role
 from services.ingest.timestamps import as_utc, check_span
-from shared.models import FinishedConversation, Role, Turn
+from shared.models import Channel, FinishedConversation, Role, Source, Turn
 
 # Native senders version a record with `updated_at`; the rank is the same for every delivery.
 NATIVE_RANK = 1
@@ -61,53 +62,56 @@ def _times(event: NativeBase) -> tuple[datetime, datetime, datetime]:
     return started_at, ended_at, as_utc(event.updated_at, "updated_at") if event.updated_at else ended_at
 
 
-def adapt_phone(body: bytes) -> FinishedConversation:
-    """Decode a native phone event (422 naming the field on bad input)."""
-    call = phone_decoder.decode(body)
-    started_at, ended_at, event_at = _times(call)
+class _Format(NamedTuple):
+    """What a native format is: its source and channel, its event's name, who the human is."""
+
+    source: Source
+    channel: Channel
+    event_type: str
+    human: Role
+
+
+PHONE = _Format("phone", "phone", "call_ended", "caller")
+WEB_CHAT = _Format("web_chat", "web_chat", "chat_ended", "visitor")
+
+
+def _finished(
+    event: NativePhoneCall | NativeWebChat, form: _Format, call_id: str, **own: Any
+) -> FinishedConversation:
+    """What both native formats fill the same way, plus the format's own fields."""
+    started_at, ended_at, event_at = _times(event)
     return FinishedConversation(
-        source="phone",
-        provider_call_id=call.call_id,
-        channel="phone",
-        event_type="call_ended",
+        source=form.source,
+        provider_call_id=call_id,
+        channel=form.channel,
+        event_type=form.event_type,
         event_rank=NATIVE_RANK,
         event_at=event_at,
         started_at=started_at,
         ended_at=ended_at,
-        transcript=_turns(call.transcript, "caller"),
-        from_number=_number(call.from_, "from"),
-        to_number=_number(call.to, "to"),
-        agent_id=call.agent_id,
-        end_reason_raw=call.end_reason,
-        recording_url=call.recording_url,
-        caller_name=call.caller_name,
-        summary=call.summary,
-        label=call.label,
-        provider_metadata=call.metadata,
+        transcript=_turns(event.transcript, form.human),
+        agent_id=event.agent_id,
+        end_reason_raw=event.end_reason,
+        summary=event.summary,
+        label=event.label,
+        provider_metadata=event.metadata,
+        **own,
+    )
+
+
+def adapt_phone(body: bytes) -> FinishedConversation:
+    """Decode a native phone event (422 naming the field on bad input)."""
+    call = phone_decoder.decode(body)
+    numbers = {"from_number": _number(call.from_, "from"), "to_number": _number(call.to, "to")}
+    return _finished(
+        call, PHONE, call.call_id, recording_url=call.recording_url, caller_name=call.caller_name, **numbers
     )
 
 
 def adapt_web_chat(body: bytes) -> FinishedConversation:
     """Decode a native web-chat event (422 naming the field on bad input)."""
     chat = web_chat_decoder.decode(body)
-    started_at, ended_at, event_at = _times(chat)
-    return FinishedConversation(
-        source="web_chat",
-        provider_call_id=chat.session_id,
-        channel="web_chat",
-        event_type="chat_ended",
-        event_rank=NATIVE_RANK,
-        event_at=event_at,
-        started_at=started_at,
-        ended_at=ended_at,
-        transcript=_turns(chat.transcript, "visitor"),
-        agent_id=chat.agent_id,
-        end_reason_raw=chat.end_reason,
-        caller_name=chat.visitor_name,
-        summary=chat.summary,
-        label=chat.label,
-        visitor_ip=_visitor_ip(chat.visitor_ip),
-        device_type=chat.device_type,
-        origin_url=chat.origin_url,
-        provider_metadata=chat.metadata,
+    visitor = {"caller_name": chat.visitor_name, "visitor_ip": _visitor_ip(chat.visitor_ip)}
+    return _finished(
+        chat, WEB_CHAT, chat.session_id, device_type=chat.device_type, origin_url=chat.origin_url, **visitor
     )

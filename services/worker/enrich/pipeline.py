@@ -7,7 +7,7 @@ from services.worker.enrich.classify import classify
 from services.worker.enrich.end_reason import normalise_end_reason
 from services.worker.enrich.summarize import Summarizer
 from shared.db.conversation_writes import ConversationWrite
-from shared.models import FinishedConversation
+from shared.models import FinishedConversation, facts_of
 
 
 def duration_seconds(conversation: FinishedConversation) -> int:
@@ -23,27 +23,12 @@ async def enrich(
     said = [t.content for t in c.transcript if t.role != "agent"]
     end_reason = normalise_end_reason(c.end_reason_raw, c.channel)
     summary = c.summary or await summarizer.summarize(c, end_reason)
-    return ConversationWrite(
-        channel=c.channel,
-        source=c.source,
-        provider_call_id=c.provider_call_id,
-        from_number=c.from_number,
-        to_number=c.to_number,
-        caller_name=c.caller_name or extract_caller_name(said),
-        label=c.label or classify(said),
-        summary=summary,
-        started_at=c.started_at,
-        ended_at=c.ended_at,
-        duration_seconds=duration_seconds(c),
-        end_reason=end_reason,
-        end_reason_raw=c.end_reason_raw,
-        device_type=c.device_type,
-        origin_url=c.origin_url,
-        event_rank=c.event_rank,
-        event_at=c.event_at,
-        transcript=c.transcript,
-        recording_url=c.recording_url,
-        visitor_ip=c.visitor_ip,
-        provider_metadata=c.provider_metadata,
-        raw_body=raw_body,
-    )
+    derived = {
+        "caller_name": c.caller_name or extract_caller_name(said),
+        "label": c.label or classify(said),
+        "summary": summary,
+        "duration_seconds": duration_seconds(c),
+        "end_reason": end_reason,
+        "raw_body": raw_body,
+    }
+    return ConversationWrite(**(facts_of(c) | derived))
