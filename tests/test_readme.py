@@ -41,3 +41,30 @@ def test_the_two_commands_are_there_and_ci_runs_the_test_one() -> None:
     assert "make up" in readme
     assert "make test" in readme
     assert "\nmake test\n" in ci
+
+
+def _map_section() -> str:
+    text = (REPO_ROOT / "README.md").read_text()
+    start = text.index("## A newcomer's map")
+    return text[start : text.index("\nMore: ", start)]
+
+
+def _owners() -> list[str]:
+    """Every service and every library module or package, as the map names them."""
+    shared = REPO_ROOT / "shared"
+    library = [
+        f"{p.name}/" if p.is_dir() else p.name
+        for p in sorted(shared.iterdir())
+        if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").exists()
+    ]
+    services = [f"services/{p.name}/" for p in sorted((REPO_ROOT / "services").iterdir()) if p.is_dir()]
+    tooling = [
+        f"ops/{p.name}/" for p in sorted((REPO_ROOT / "ops").iterdir()) if (p / "__init__.py").exists()
+    ]
+    return [*services, "access/", *library, *tooling, "ops/runner.py"]
+
+
+def test_the_newcomers_map_names_every_service_and_library_module() -> None:
+    section = _map_section()
+    missing = [name for name in _owners() if f"`{name}`" not in section]
+    assert missing == [], f"README's map does not say what these own: {missing}"
