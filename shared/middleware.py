@@ -17,7 +17,7 @@ from aiohttp.typedefs import Handler
 from shared import errors
 from shared.config import Settings
 from shared.keys import KEY_PREFIX
-from shared.web import json_response, settings_key
+from shared.web import json_response, request_id_key, response_headers_key, settings_key
 
 log = structlog.get_logger("request")
 
@@ -131,9 +131,6 @@ EXPECTED_ERRORS = (
     msgspec.ValidationError,
     msgspec.DecodeError,
 )
-request_id_key = web.RequestKey("request_id", str)
-# Headers that every response to this request carries, an error's too (the API's rate-limit state).
-response_headers_key = web.RequestKey("response_headers", dict[str, str])
 
 
 def route_of(request: web.Request) -> str:

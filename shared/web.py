@@ -23,6 +23,12 @@ postgres_key: web.AppKey[Queryable] = web.AppKey("postgres")
 redis_key = web.AppKey("redis", RedisPipe)
 # Which dependencies /readyz requires; the others are reported but don't fail readiness.
 required_deps_key = web.AppKey("required_deps", tuple)
+# The ingest's queue writer (services/ingest/enqueue.py).
+queue_key = web.AppKey("queue", RedisPipe)
+
+request_id_key = web.RequestKey("request_id", str)
+# Headers that every response to this request carries, an error's too (the API's rate-limit state).
+response_headers_key = web.RequestKey("response_headers", dict[str, str])
 
 JSON = "application/json"
 _encoder = msgspec.json.Encoder()

@@ -13,7 +13,7 @@ from shared.errors import Unavailable
 from shared.models import QueuedEvent
 from shared.queue import ENQUEUE_LUA, enqueue_command, event_job
 from shared.redis_pipe import RedisPipe
-from shared.web import settings_key
+from shared.web import queue_key, settings_key
 
 log = structlog.get_logger(__name__)
 
@@ -29,9 +29,6 @@ CONNECTIONS = 4
 def queue_pipe(settings: Settings, timeout_s: float = ENQUEUE_TIMEOUT_S) -> RedisPipe:
     """The process's queue writer; no I/O until the first enqueue (the app starts while Redis is down)."""
     return RedisPipe(settings.redis_url, timeout_s=timeout_s, connections=CONNECTIONS, scripts=(ENQUEUE_LUA,))
-
-
-queue_key = web.AppKey("queue", RedisPipe)
 
 
 async def queue_ctx(app: web.Application) -> AsyncIterator[None]:

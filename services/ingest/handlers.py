@@ -10,14 +10,14 @@ from aiohttp import web
 
 from services.ingest.adapters.common import Ignored
 from services.ingest.bodies import read_body
-from services.ingest.enqueue import enqueue, queue_key
+from services.ingest.enqueue import enqueue
 from services.ingest.openapi import OPENAPI_JSON
 from services.ingest.replies import IgnoredReply, Queued
 from services.ingest.sources import SOURCES, Source
 from services.ingest.storable import storable
 from shared.errors import NotFound, undecodable_as_invalid
 from shared.models import QueuedEvent
-from shared.web import JSON, json_response, settings_key
+from shared.web import JSON, json_response, queue_key, settings_key
 
 
 def _source(name: str) -> Source:

@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient
 from shared import errors
 from shared.config import Settings
 from shared.http_server import handler_kwargs
-from shared.middleware import request_middleware, response_headers_key
-from shared.web import settings_key
+from shared.middleware import request_middleware
+from shared.web import response_headers_key, settings_key
 
 log = structlog.get_logger("test")
 

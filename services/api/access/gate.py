@@ -23,8 +23,7 @@ from shared.config import Settings
 from shared.db.api_keys import find_key_by_hash
 from shared.errors import AppError, Forbidden, Unauthenticated
 from shared.keys import hash_key, looks_like_key
-from shared.middleware import response_headers_key
-from shared.web import settings_key, statements_key
+from shared.web import response_headers_key, settings_key, statements_key
 
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
 NEGATIVE_TTL_S = 2.0  # unknown keys: short, so a burst of bad keys doesn't reach Postgres
