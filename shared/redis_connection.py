@@ -9,25 +9,33 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-if TYPE_CHECKING:
-    from shared.redis_pipe import RedisPipe
-
 # One command awaiting its reply: the caller's future (None for our own handshake commands), the
 # command (kept to resend it once after NOSCRIPT), and whether it was already resent.
 _Waiting = tuple["asyncio.Future[Any] | None", bytes, bool]
 
 
+class ConnectionOwner(Protocol):
+    """What a connection needs from its RedisPipe (a protocol, so this module does not import it)."""
+
+    timeout_s: float
+    handshake: list[bytes]  # sent first on every connection
+    script_loads: list[bytes]  # SCRIPT LOADs, re-sent after a NOSCRIPT
+
+    def forget(self, connection: PipeConnection) -> None:
+        """Stop handing batches to this connection."""
+
+
 class PipeConnection(asyncio.Protocol):
     """One socket to Redis: commands written in order, replies matched to them in order."""
 
-    def __init__(self, pipe: RedisPipe) -> None:
+    def __init__(self, pipe: ConnectionOwner) -> None:
         self._pipe = pipe
         self._loop = asyncio.get_running_loop()
         self._reader = hiredis.Reader(replyError=ResponseError)  # error replies come back as values

@@ -1,7 +1,9 @@
 """The import graph of our packages: no cycles, and the library never depends on the tooling.
 
 Read from the source with `ast` (nothing is imported), so an import inside a function counts too:
-a cycle hidden behind a lazy import is still a cycle a reader has to untangle.
+a cycle hidden behind a lazy import is still a cycle a reader has to untangle. Imports under
+`if TYPE_CHECKING:` are left out: they name a type for mypy and load nothing at run time (the
+API's typedefs.py types its keys with the access package's classes that way).
 """
 
 from __future__ import annotations
@@ -41,14 +43,30 @@ def _ours(name: str, modules: set[str]) -> str | None:
     return name or None
 
 
+def _is_type_checking(node: ast.If) -> bool:
+    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`)."""
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
 def import_graph(root: Path, packages: tuple[str, ...] = PACKAGES) -> Graph:
     """module -> the modules of ours it imports, at any depth of its source."""
     files = {module_name(root, path): path for package in packages for path in (root / package).rglob("*.py")}
     graph: Graph = {}
     for module, path in files.items():
         targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import | ast.ImportFrom):
+        tree = ast.parse(path.read_text(), str(path))
+        type_only = {
+            id(n)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and _is_type_checking(block)
+            for statement in block.body  # an `else:` branch runs
+            for n in ast.walk(statement)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in type_only:
                 for name in _imported(node, module, path.name == "__init__.py"):
                     target = _ours(name, set(files))
                     if target is not None and target != module:
@@ -143,6 +161,24 @@ def test_a_relative_cycle_is_found_and_a_chain_is_not(tmp_path: Path) -> None:
     assert find_cycle(import_graph(root, ("shared",))) == []
     (root / "shared" / "c.py").write_text("from .a import y\n")
     assert find_cycle(import_graph(root, ("shared",))) == ["shared.a", "shared.b", "shared.c", "shared.a"]
+
+
+def test_a_type_only_import_back_is_no_cycle_but_its_else_branch_is(tmp_path: Path) -> None:
+    keys = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from services.gate import Cache\n"
+    root = _tree(
+        tmp_path,
+        {
+            "services/__init__.py": "",
+            "services/keys.py": keys,
+            "services/gate.py": "from services.keys import cache_key\n",
+        },
+    )
+    assert find_cycle(import_graph(root, ("services",))) == []
+    (root / "services" / "keys.py").write_text(keys + "else:\n    import services.gate\n")
+    assert find_cycle(import_graph(root, ("services",))) in (
+        ["services.gate", "services.keys", "services.gate"],
+        ["services.keys", "services.gate", "services.keys"],
+    )
 
 
 def test_a_library_module_importing_the_tooling_is_named(tmp_path: Path) -> None:
