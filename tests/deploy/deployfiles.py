@@ -1,4 +1,4 @@
-"""Readers for docker-compose.yml, deploy/Dockerfile, deploy/env.example and deploy/k8s, and the commands they run."""
+"""Readers for docker-compose.yml, deploy/Dockerfile, deploy/env.example and deploy/k8s, and what they run."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -142,7 +142,7 @@ def k8s_commands() -> list[Command]:
 
 
 def commands() -> list[Command]:
-    """Every command docker-compose.yml, the Dockerfile and deploy/k8s run (our image's entrypoint included)."""
+    """Every command docker-compose.yml, the Dockerfile and deploy/k8s run (with our image's entrypoint)."""
     instructions = dockerfile()
     found = [Command(f"Dockerfile line {i.line}", tuple(exec_form(i.args))) for i in instructions
              if i.keyword == "RUN"]  # fmt: skip

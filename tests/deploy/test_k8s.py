@@ -230,7 +230,9 @@ def test_manifest_service_command_runs_until_its_probes_pass(
         return all(passed)
 
     try:
-        asyncio.run(eventually(all_pass, PROBES_TIMEOUT_S, f"{probes} of {command.origin} to pass", every_s=0.2))
+        asyncio.run(
+            eventually(all_pass, PROBES_TIMEOUT_S, f"{probes} of {command.origin} to pass", every_s=0.2)
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
