@@ -62,3 +62,13 @@ def test_env_names_only_real_settings() -> None:
     ours = {name for name in names if name.startswith("RINGREADY_")}
     assert ours == {"RINGREADY_API_HOST", "RINGREADY_INGEST_HOST"}
     assert ours <= SETTINGS_VARS
+
+
+def test_runtime_stage_runs_as_a_numeric_non_root_user_and_build_installs_from_the_lock() -> None:
+    instructions = dockerfile()
+    runtime = instructions[max(n for n, i in enumerate(instructions) if i.keyword == "FROM") :]
+    (user,) = [i.args for i in runtime if i.keyword == "USER"]
+    uid, gid = (int(part) for part in user.split(":"))
+    assert uid > 0 and gid > 0  # numeric: Kubernetes' runAsNonRoot can only verify a numeric user
+    (sync,) = [exec_form(i.args) for i in instructions if i.keyword == "RUN" and "uv sync" in i.args]
+    assert "--frozen" in sync and "--no-dev" in sync
