@@ -106,6 +106,10 @@ def test_pods_run_as_the_image_user_with_requests_limits_and_a_grace_period(name
             assert set(container["resources"]) == {"requests", "limits"}, container["name"]
             assert set(container["resources"]["limits"]) == {"cpu", "memory"}
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            (mount,) = container["volumeMounts"]
+            assert mount["mountPath"] == "/tmp"  # noqa: S108 -- a path in the pod, not a file we open
+            assert {"name": mount["name"], "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
