@@ -1,4 +1,4 @@
-"""`ringready`: run a service, migrate, bring everything up, or administer accounts and keys."""
+"""`ringready`: run a service, migrate, bring everything up and read its logs, or administer the accounts."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from ops.cli import admin, deadletters
+from ops.cli import admin, deadletters, demo_webhook, logs
 from ops.cli.migrate import cmd_migrate
-from ops.cli.up import run_up
 from ops.runner import SERVICE_MODULES
 from shared.config import ConfigError, Settings, from_env
 from shared.logging import configure_logging
@@ -34,6 +33,8 @@ def cmd_service(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     """Embedded servers (if needed), migrations, and all three services until Ctrl-C."""
+    from ops.cli.up import run_up  # heavy (asyncpg, aiohttp): other commands skip it
+
     return run_up(settings, demo=args.demo)
 
 
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run the whole system locally")
     up.add_argument("--demo", action="store_true", help="also create demo data and print a curl line")
     up.set_defaults(func=cmd_up)
+    logs.register(sub)
+    demo_webhook.register(sub)
     _register_admin(sub)
     return parser
 
