@@ -16,7 +16,7 @@ import msgspec
 
 from ops.cli.demo_data import PhoneCall, WebChat, phone_calls, web_chats
 from ops.cli.demo_key import demo_key
-from ops.cli.demo_webhook import DEMO_PHONE_NUMBER, sign
+from ops.cli.demo_webhook import DEMO_PHONE_NUMBER, signed_headers
 from ops.cli.progress import Progress
 from shared.config import Settings
 from shared.db.account_stats import count_conversations
@@ -103,13 +103,7 @@ async def _post_all(
     jobs += [(f"{ingest_url}/webhooks/v1/web-chat", chat.session_id, _encode(chat)) for chat in chats]
 
     async def post(url: str, ident: str, body: bytes) -> int:
-        stamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": f"msg_{ident}",
-            "webhook-timestamp": str(stamp),
-            "webhook-signature": sign(secrets[0], f"msg_{ident}", stamp, body),
-        }
+        headers = signed_headers(secrets[0], f"msg_{ident}", body)
         async with gate, session.post(url, data=body, headers=headers) as reply:
             sent.append(reply.status)
             progress.update(len(sent), "sent")

@@ -52,15 +52,20 @@ def example_call(call_id: str, ended: datetime) -> dict[str, object]:
     }
 
 
-def post_signed(url: str, secret: str, msg_id: str, body: bytes) -> tuple[int, bytes]:
-    """POST body with Standard Webhooks headers; (status, response body), 0 when nothing answered."""
+def signed_headers(secret: str, msg_id: str, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers for body, signed now."""
     stamp = int(time.time())
-    headers = {
+    return {
         "content-type": "application/json",
         "webhook-id": msg_id,
         "webhook-timestamp": str(stamp),
         "webhook-signature": sign(secret, msg_id, stamp, body),
     }
+
+
+def post_signed(url: str, secret: str, msg_id: str, body: bytes) -> tuple[int, bytes]:
+    """POST body with Standard Webhooks headers; (status, response body), 0 when nothing answered."""
+    headers = signed_headers(secret, msg_id, body)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - the configured ingest

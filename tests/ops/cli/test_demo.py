@@ -8,9 +8,10 @@ from pathlib import Path
 import asyncpg
 import msgspec
 
-from ops.cli.demo import CHAT_AGENT, DEMO_EMAIL, PHONE_AGENT, _prepare, sign
+from ops.cli.demo import CHAT_AGENT, DEMO_EMAIL, PHONE_AGENT, _prepare
 from ops.cli.demo_data import phone_calls, web_chats
 from ops.cli.demo_key import DEMO_KEY_FILE
+from ops.cli.demo_webhook import sign
 from services.ingest.adapters.native import adapt_phone, adapt_web_chat
 from services.ingest.signatures import verify_standard
 from shared.config import Settings
