@@ -1,4 +1,7 @@
-"""The process runner: the three services as child processes, waited on until ready, stopped together."""
+"""The process runner: the three services as child processes, waited on until ready, stopped together.
+
+ops/supervisor.py restarts the ones that crash.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import IO
 
 from ops.embedded.process import killed_with_parent
 from shared.config import Settings
@@ -24,12 +28,17 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_service(name: str, settings: Settings) -> subprocess.Popen[bytes]:
-    """One service as a child process in its own session; it is killed if we die without stopping it."""
+def start_service(name: str, settings: Settings, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """One service as a child process in its own session, its output to log (or ours).
+
+    It is killed if we die without stopping it.
+    """
     return subprocess.Popen(  # noqa: S603 - our own module
         [sys.executable, "-m", SERVICE_MODULES[name]],
         env=child_env(settings),
         stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
         start_new_session=True,
         preexec_fn=killed_with_parent,  # single-threaded at spawn time
     )
@@ -41,7 +50,7 @@ def wait_ready(urls: list[str], children: list[subprocess.Popen[bytes]], timeout
     pending = list(urls)
     while pending and time.monotonic() < deadline:
         if any(child.poll() is not None for child in children):
-            raise RuntimeError("a service exited during start-up; see its log above")
+            raise RuntimeError("a service exited during start-up; see its log")
         try:
             with urllib.request.urlopen(pending[0], timeout=1) as reply:  # noqa: S310 - loopback
                 if reply.status == 200:

@@ -6,15 +6,11 @@ import argparse
 
 import asyncpg
 
-from ops.cli import admin_args
 from ops.cli.admin_run import (
     Command,
-    SubParsers,
-    guarded,
     print_rows,
     resolve_account,
     run_admin,
-    subcommands,
 )
 from shared.config import Settings
 from shared.db.agent_admin import set_suspended
@@ -81,34 +77,5 @@ def _suspension(suspended: bool) -> Command:
     return command
 
 
-def register(sub: SubParsers) -> None:
-    """`ringready agents ...`."""
-    actions = subcommands(sub, "agents", "create, list, suspend and unsuspend agents")
-    create = actions.add_parser("create", help="create an agent")
-    create.add_argument("--account", required=True, help="account id or email")
-    create.add_argument("--phone", type=admin_args.phone, help="E.164 number that routes calls to it")
-    create.add_argument("--business-name", required=True, type=admin_args.text)
-    create.add_argument("--agent-name", type=admin_args.text)
-    create.add_argument("--goal", type=admin_args.text)
-    create.add_argument("--services", type=admin_args.text)
-    create.add_argument("--website", type=admin_args.text)
-    create.add_argument("--greeting", type=admin_args.text)
-    create.add_argument(
-        "--provider-id",
-        type=admin_args.provider_id,
-        action="append",
-        default=[],
-        help="SOURCE:ID, repeatable",
-    )
-    create.add_argument("--suspended", action="store_true", help="create it suspended")
-    create.set_defaults(func=guarded(cmd_create))
-    listing = actions.add_parser("list", help="list agents")
-    listing.add_argument("--account", help="only this account (id or email)")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.set_defaults(func=guarded(cmd_list))
-    for name, suspended in (("suspend", True), ("unsuspend", False)):
-        action = actions.add_parser(
-            name, help=f"{name} an agent (suspended agents' events are dead-lettered)"
-        )
-        action.add_argument("agent_id", type=admin_args.positive_id)
-        action.set_defaults(func=guarded(_suspension(suspended)))
+cmd_suspend = _suspension(True)
+cmd_unsuspend = _suspension(False)

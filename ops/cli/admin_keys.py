@@ -8,8 +8,7 @@ import sys
 import asyncpg
 from redis.exceptions import RedisError
 
-from ops.cli import admin_args
-from ops.cli.admin_run import SubParsers, guarded, print_rows, resolve_account, run_admin, subcommands
+from ops.cli.admin_run import print_rows, resolve_account, run_admin
 from shared.config import Settings
 from shared.db.api_keys import insert_key, list_keys, revoke_key, set_rate_limit
 from shared.db.statement_pool import Queryable
@@ -141,25 +140,3 @@ def cmd_update(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     return run_admin(settings, work)
-
-
-def register(sub: SubParsers) -> None:
-    """`ringready keys ...`."""
-    actions = subcommands(sub, "keys", "create, list, revoke and update API keys")
-    create = actions.add_parser("create", help="create a key (printed once)")
-    create.add_argument("--account", required=True, help="account id or email")
-    create.add_argument("--scopes", required=True, type=admin_args.scopes, help="read, write or read,write")
-    create.add_argument("--name", required=True, type=admin_args.text, help="what the key is for")
-    create.add_argument("--rate-limit", type=admin_args.rate_limit, help="N/min override of the plan")
-    create.set_defaults(func=guarded(cmd_create))
-    listing = actions.add_parser("list", help="an account's keys")
-    listing.add_argument("--account", required=True, help="account id or email")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.set_defaults(func=guarded(cmd_list))
-    revoke = actions.add_parser("revoke", help="revoke a key at once")
-    revoke.add_argument("ref", type=admin_args.key_ref, help="key id or prefix (rr_live_xxxx)")
-    revoke.set_defaults(func=guarded(cmd_revoke))
-    update = actions.add_parser("update", help="change a key's rate limit")
-    update.add_argument("ref", type=admin_args.key_ref, help="key id or prefix (rr_live_xxxx)")
-    update.add_argument("--rate-limit", required=True, type=admin_args.rate_limit, help="N/min or none")
-    update.set_defaults(func=guarded(cmd_update))

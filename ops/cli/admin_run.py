@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
-import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -15,25 +13,10 @@ import msgspec
 from ops.embedded.stack import resolved
 from shared.config import Settings
 from shared.db.accounts import find_account_by_email, get_account
-from shared.errors import AppError, InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound
 
 Work = Callable[[asyncpg.Connection, Settings], Awaitable[int]]
 Command = Callable[[Settings, argparse.Namespace], int]
-SubParsers: TypeAlias = "argparse._SubParsersAction[Any]"
-
-
-def guarded(command: Command) -> Command:
-    """Domain errors (bad plan, unknown account, duplicate) print `error: ...` and exit 2."""
-
-    @functools.wraps(command)
-    def run(settings: Settings, args: argparse.Namespace) -> int:
-        try:
-            return command(settings, args)
-        except AppError as err:
-            print(f"error: {err.detail}", file=sys.stderr)
-            return 2
-
-    return run
 
 
 def run_admin(settings: Settings, work: Work) -> int:
@@ -61,13 +44,6 @@ async def resolve_account(conn: asyncpg.Connection, ref: str) -> asyncpg.Record:
     if row is None:
         raise NotFound(f"no account {ref}")
     return row
-
-
-def subcommands(sub: SubParsers, name: str, help_text: str) -> SubParsers:
-    """A command group (`ringready keys ...`) whose actions keep the exit-2 parser."""
-    group = sub.add_parser(name, help=help_text)
-    actions: SubParsers = group.add_subparsers(dest="action", required=True, parser_class=type(group))
-    return actions
 
 
 def print_rows(rows: Sequence[dict[str, Any]], as_json: bool) -> None:

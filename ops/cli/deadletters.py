@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 from arq.connections import ArqRedis
 
-from ops.cli.admin_run import SubParsers, guarded, print_rows, run_admin, subcommands, usage
+from ops.cli.admin_run import print_rows, run_admin, usage
 from shared.config import Settings
 from shared.db.dead_letters import claim_for_replay, list_dead_letters, open_dead_letter_ids
 from shared.errors import InvalidInput, NotFound
@@ -78,17 +78,3 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     return run_admin(settings, work)
-
-
-def register(sub: SubParsers) -> None:
-    """Add `deadletters list` and `deadletters replay <id>|--all` to `ringready`."""
-    actions = subcommands(sub, "deadletters", "events the worker could not store")
-    listing = actions.add_parser("list", help="list dead letters")
-    listing.add_argument("--all", action="store_true", help="include replayed ones")
-    listing.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.set_defaults(func=guarded(cmd_list))
-    replay = actions.add_parser("replay", help="re-enqueue dead letters once their agent exists")
-    replay.add_argument("id", nargs="?", type=int, help="the dead letter's id")
-    replay.add_argument("--all", action="store_true", help="every open dead letter")
-    replay.set_defaults(func=guarded(cmd_replay))

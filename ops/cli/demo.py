@@ -1,23 +1,23 @@
-"""`ringready up --demo`: a demo account, two agents, a key and ~300 conversations sent through ingest."""
+"""`ringready up --demo`: a demo account, two agents, its key and ~300 conversations sent through ingest."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import random
 import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 import asyncpg
 import msgspec
 
-from ops.cli.admin_keys import create_key
 from ops.cli.demo_data import PhoneCall, WebChat, phone_calls, web_chats
+from ops.cli.demo_key import demo_key
+from ops.cli.demo_webhook import DEMO_PHONE_NUMBER, signed_headers
+from ops.cli.progress import Progress
 from shared.config import Settings
 from shared.db.account_stats import count_conversations
 from shared.db.accounts import find_account_by_email, insert_account
@@ -26,12 +26,13 @@ from shared.db.pool import create_pool
 
 DEMO_EMAIL = "demo@ringready.local"
 DEMO_PLAN = "agency"  # the most generous default plan, so trying the API never hits 429
-PHONE_AGENT = ("Bright Smile Dental", "+15557010001")
+PHONE_AGENT = ("Bright Smile Dental", DEMO_PHONE_NUMBER)
 CHAT_AGENT = ("Harbor Plumbing", "+15557010002")
 PHONE_CALLS, WEB_CHATS = 200, 100
 STORED_TIMEOUT_S = 60.0
 CONCURRENCY = 16
 _encode = msgspec.json.Encoder().encode
+DEMO_READ_PATH = "/api/v1/conversations?limit=5"
 
 
 class Demo(msgspec.Struct, frozen=True):
@@ -43,26 +44,26 @@ class Demo(msgspec.Struct, frozen=True):
     key: str
 
 
-async def seed_demo(settings: Settings, *, api_url: str, ingest_url: str) -> str:
-    """Create (or reuse) the demo data, push conversations through ingest, return a curl line."""
+async def seed_demo(settings: Settings, *, api_url: str, ingest_url: str) -> Demo:
+    """Create (or reuse) the demo data and key, push conversations through ingest, check the key reads."""
     pool = await create_pool(settings, min_size=1, max_size=2)
     try:
         demo = await _prepare(settings)
         rng, now = random.Random(7), datetime.now(UTC)  # noqa: S311 - demo content, not secrets
         calls = phone_calls(PHONE_CALLS, demo.phone_number, PHONE_AGENT[0], now, rng)
         chats = web_chats(WEB_CHATS, demo.chat_agent_id, CHAT_AGENT[0], now, rng)
+        progress = Progress("Demo data", len(calls) + len(chats))
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            await _post_all(session, ingest_url, settings.webhook_secrets, calls, chats)
-            await _wait_stored(pool, demo.account_id, len(calls) + len(chats))
-            url = f"{api_url}/api/v1/conversations?limit=5"
-            await _check_api(session, url, demo.key)
+            await _post_all(session, ingest_url, settings.webhook_secrets, calls, chats, progress)
+            await _wait_stored(pool, demo.account_id, len(calls) + len(chats), progress)
+            await _check_api(session, f"{api_url}{DEMO_READ_PATH}", demo.key)
     finally:
         await pool.close()
-    return f'curl -s -H "Authorization: Bearer {demo.key}" "{url}"'
+    return demo
 
 
 async def _prepare(settings: Settings) -> Demo:
-    """The demo account and agents (reused when present) and a fresh read+write key."""
+    """The demo account, agents and key (each reused when present)."""
     conn = await asyncpg.connect(settings.database_url)
     try:
         return await _prepare_on(conn, settings)
@@ -71,6 +72,7 @@ async def _prepare(settings: Settings) -> Demo:
 
 
 async def _prepare_on(conn: asyncpg.Connection, settings: Settings) -> Demo:
+    data_dir = Path(settings.data_dir)
     async with conn.transaction():
         account = await find_account_by_email(conn, DEMO_EMAIL)
         plan = DEMO_PLAN if DEMO_PLAN in settings.plans else settings.default_plan
@@ -81,15 +83,8 @@ async def _prepare_on(conn: asyncpg.Connection, settings: Settings) -> Demo:
                 agents[name] = await insert_agent(
                     conn, account_id=account_id, phone_number=phone, business_name=name
                 )
-    _, key = await create_key(conn, account_id=account_id, name="demo", scopes=("read", "write"))
+        key = await demo_key(conn, account_id, data_dir)
     return Demo(account_id, PHONE_AGENT[1], agents[CHAT_AGENT[0]], key)
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """A Standard Webhooks v1 signature, exactly as a sender computes it."""
-    key = base64.b64decode(secret.removeprefix("whsec_") + "==")
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
 
 
 async def _post_all(
@@ -98,6 +93,7 @@ async def _post_all(
     secrets: Sequence[str],
     calls: list[PhoneCall],
     chats: list[WebChat],
+    progress: Progress,
 ) -> None:
     """POST every conversation to the real ingest endpoints, a few at a time."""
     if not secrets:
@@ -107,16 +103,13 @@ async def _post_all(
     jobs += [(f"{ingest_url}/webhooks/v1/web-chat", chat.session_id, _encode(chat)) for chat in chats]
 
     async def post(url: str, ident: str, body: bytes) -> int:
-        stamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": f"msg_{ident}",
-            "webhook-timestamp": str(stamp),
-            "webhook-signature": sign(secrets[0], f"msg_{ident}", stamp, body),
-        }
+        headers = signed_headers(secrets[0], f"msg_{ident}", body)
         async with gate, session.post(url, data=body, headers=headers) as reply:
+            sent.append(reply.status)
+            progress.update(len(sent), "sent")
             return reply.status
 
+    sent: list[int] = []
     statuses = await asyncio.gather(*(post(*job) for job in jobs))
     failed = [status for status in statuses if not 200 <= status < 300]
     if failed:
@@ -125,15 +118,18 @@ async def _post_all(
         )
 
 
-async def _wait_stored(pool: asyncpg.Pool, account_id: int, expected: int) -> None:
+async def _wait_stored(pool: asyncpg.Pool, account_id: int, expected: int, progress: Progress) -> None:
     """Until the worker has stored every demo conversation (or the deadline passes)."""
     deadline = time.monotonic() + STORED_TIMEOUT_S
     stored = 0
     while time.monotonic() < deadline:
         stored = await count_conversations(pool, account_id)
         if stored >= expected:
+            progress.finish(expected, "stored")
             return
+        progress.update(stored, "stored")
         await asyncio.sleep(0.2)
+    progress.finish(stored, "stored")
     print(f"warning: {stored} of {expected} demo conversations stored after {STORED_TIMEOUT_S:.0f}s; "
           "the worker may still be catching up", file=sys.stderr)  # fmt: skip
 

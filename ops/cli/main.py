@@ -1,4 +1,4 @@
-"""`ringready`: run a service, migrate, bring everything up, or administer accounts and keys."""
+"""`ringready`: run a service, migrate, bring everything up and read its logs, or administer the accounts."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from ops.cli import admin, deadletters
-from ops.cli.migrate import cmd_migrate
-from ops.cli.up import run_up
+from ops.cli import commands, demo_webhook, logs
+from ops.cli.commands import lazy
 from ops.runner import SERVICE_MODULES
 from shared.config import ConfigError, Settings, from_env
-from shared.logging import configure_logging
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
@@ -34,27 +32,27 @@ def cmd_service(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     """Embedded servers (if needed), migrations, and all three services until Ctrl-C."""
+    from ops.cli.up import run_up  # heavy (asyncpg, aiohttp): other commands skip it
+
     return run_up(settings, demo=args.demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Every subcommand; admin groups register themselves from ops.cli.admin."""
+    """Every subcommand; nothing heavy is imported until one runs (ops.cli.commands.lazy)."""
     parser = _Parser(prog="ringready", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(
+        func=lazy("ops.cli.migrate:cmd_migrate")
+    )
     for name in SERVICE_MODULES:
         sub.add_parser(name, help=f"run the {name} service").set_defaults(func=cmd_service)
     up = sub.add_parser("up", help="run the whole system locally")
     up.add_argument("--demo", action="store_true", help="also create demo data and print a curl line")
     up.set_defaults(func=cmd_up)
-    _register_admin(sub)
+    logs.register(sub)
+    demo_webhook.register(sub)
+    commands.register(sub)
     return parser
-
-
-def _register_admin(sub: argparse._SubParsersAction[_Parser]) -> None:
-    """Operator command groups: accounts, agents, keys (ops.cli.admin) and dead letters."""
-    admin.register(sub)
-    deadletters.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    from shared.logging import configure_logging  # structlog: only for a command that runs
+
     configure_logging(settings, "cli")
     func: Command = args.func
     try:

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from ops.cli.deadletters import register
+from ops.cli.commands import register_deadletters as register
 from shared.config import Settings
 from shared.db.dead_letters import insert_dead_letter
 from shared.db.pool import create_pool

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.cli.up import WEBHOOK_SECRET_FILE, with_webhook_secret
+from ops.cli.local_secret import WEBHOOK_SECRET_FILE, with_webhook_secret
 from ops.embedded import free_port, port_open
 from ops.runner import child_env
 from services.ingest.signatures import whsec_key
