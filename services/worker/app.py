@@ -96,7 +96,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "max_tries": ARQ_MAX_TRIES,
         "keep_result": KEEP_RESULT_S,
         "poll_delay": POLL_DELAY_S,
-        "job_completion_wait": settings.job_timeout_s,
+        # SIGTERM: pick no more jobs, let those running finish for up to this long, then cancel
+        # them; arq puts a cancelled job back on the queue for another worker (RELIABILITY.md).
+        "job_completion_wait": settings.shutdown_timeout_s,
         "health_check_interval": settings.health_check_interval_s,
         "handle_signals": True,
     }
