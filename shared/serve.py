@@ -63,6 +63,7 @@ def run_app(
             for signum in STOP_SIGNALS:  # the child's loop installs its own handlers
                 signal.signal(signum, signal.SIG_DFL)
             _run(make_app(), host, port, reuse_port=True)
+            sys.stdout.flush()  # os._exit skips it, and the last log lines with it
             os._exit(0)
         children.append(pid)
     sys.exit(_wait_for_children(children, stop))
