@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import subprocess
 from pathlib import Path
 
@@ -38,6 +39,8 @@ HELD_BACK = 100  # enqueued only after the SIGTERM: the stream is certainly cut 
 STORED_BEFORE_LOCK = 50
 IN_PROGRESS = "arq:in-progress:conv:*"
 UNKNOWN_NUMBER = "+14155550999"
+JOB_TIMEOUT_S = 20
+CANCELLED = re.compile(r"(\d+) ongoing to cancel")
 
 
 class Producer:
@@ -117,7 +120,14 @@ async def _sigterm_holding_jobs(
 async def test_sigtermed_worker_loses_and_doubles_nothing(
     settings: Settings, agent_id: int, pg: asyncpg.Pool, tmp_path: Path, writes: str
 ) -> None:
-    env = service_env(settings, RINGREADY_SHUTDOWN_TIMEOUT_S=str(SHUTDOWN_S), RINGREADY_LOG_LEVEL="info")
+    env = service_env(
+        settings,
+        RINGREADY_SHUTDOWN_TIMEOUT_S=str(SHUTDOWN_S),
+        # Jobs' own budget (this - 2 s) outlasts the bound: at the bound they are still running
+        # and arq cancels them (with the test settings' 5 s they would time out and retry first).
+        RINGREADY_JOB_TIMEOUT_S=str(JOB_TIMEOUT_S),
+        RINGREADY_LOG_LEVEL="info",
+    )
     arq = await create_arq_pool(settings)
     first = start_service("services.worker", env, tmp_path / "worker-1.log")
     second = None
@@ -137,7 +147,8 @@ async def test_sigtermed_worker_loses_and_doubles_nothing(
             if process is not None:
                 stop(process)
         await arq.aclose()
-    log = (tmp_path / "worker-1.log").read_text()[-3000:]
+    full_log = (tmp_path / "worker-1.log").read_text()
+    log = full_log[-3000:]
     assert first.returncode == 0, log
     assert seen.held, "no job was in flight at SIGTERM"
     assert seen.enqueued_at_sigterm <= EVENTS - HELD_BACK  # mid-stream: the rest came afterwards
@@ -146,7 +157,8 @@ async def test_sigtermed_worker_loses_and_doubles_nothing(
         assert seen.exit_s < SHUTDOWN_S, "the worker waited for the bound, not for its jobs"
     else:  # nothing could be written: the first worker handed its jobs back
         assert seen.stored_by_first == seen.stored_at_sigterm
-        assert "shutdown_drain_timed_out" in log
+        assert max(map(int, CANCELLED.findall(full_log)), default=0) > 0, log  # at the bound
+        assert "shutdown_drain_timed_out" in full_log
     dead = EVENTS // DEAD_EVERY
     assert await count_rows(settings.database_url, "conversations") == EVENTS - dead
     assert await count_rows(settings.database_url, "conversation_details") == EVENTS - dead
