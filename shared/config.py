@@ -43,6 +43,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     header_timeout_s: PositiveFloat = 10.0  # first byte of a request to the end of its headers
     body_timeout_s: PositiveFloat = 30.0  # the handler starts to the last byte of the body
     keepalive_timeout_s: PositiveFloat = 75.0  # an idle connection, fresh or between requests
+    # SIGTERM to exit: what is in flight (requests, jobs) gets this long (docs/RELIABILITY.md).
+    shutdown_timeout_s: PositiveInt = 20
 
     # Logging.
     log_level: Literal["debug", "info", "warning", "error"] = "info"

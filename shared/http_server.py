@@ -79,6 +79,9 @@ class EdgeRequestHandler(web.RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         """Parse as aiohttp does; start the header clock on the first byte of a request."""
+        if (self._close or self._force_close) and self._request_in_progress:
+            self._read_body_while_stopping(data)
+            return
         parsed = self._request_count
         super().data_received(data)
         if self._request_count != parsed:
@@ -87,6 +90,17 @@ class EdgeRequestHandler(web.RequestHandler):
             # Idle between requests (the keep-alive timeout's job) until bytes arrive; then the
             # headers have header_timeout_s. A waiting handler means these bytes are not a body.
             self._header_deadline = self._loop.call_later(self._header_timeout_s, self._headers_late)
+
+    def _read_body_while_stopping(self, data: bytes) -> None:
+        """Graceful shutdown: aiohttp drops every byte once a connection is closing, even the rest
+        of the body its handler in flight is reading, which then never answers. Feed the parser;
+        a request pipelined behind it is parsed but never run (the loop ends on close)."""
+        closing = self._close, self._force_close
+        self._close = self._force_close = False
+        try:
+            super().data_received(data)
+        finally:
+            self._close, self._force_close = closing
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._stop_header_clock()

@@ -12,7 +12,13 @@ def main() -> None:
     """Entry point of the API process."""
     settings = from_env()
     configure_logging(settings, "api")
-    run_app(lambda: create_app(settings), settings.api_host, settings.api_port, settings.api_processes)
+    run_app(
+        lambda: create_app(settings),
+        settings.api_host,
+        settings.api_port,
+        settings.api_processes,
+        settings.shutdown_timeout_s,
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ def main() -> None:
     settings = from_env()
     configure_logging(settings, "ingest")
     run_app(
-        lambda: create_app(settings), settings.ingest_host, settings.ingest_port, settings.ingest_processes
+        lambda: create_app(settings),
+        settings.ingest_host,
+        settings.ingest_port,
+        settings.ingest_processes,
+        settings.shutdown_timeout_s,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -31,6 +32,8 @@ POLL_DELAY_S = 0.05
 # Redis restarting: retry commands for about a minute instead of letting the worker die.
 REDIS_RETRIES = 60
 REDIS_BACKOFF_CAP_S = 1.0
+# After SIGTERM's job_completion_wait: how long writing the last batch and closing may take.
+CLOSE_TIMEOUT_S = 2.0
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -50,11 +53,20 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    """Write what the batcher holds, then close the pool."""
+    """Write what the batcher holds, then close the pool; within CLOSE_TIMEOUT_S, so that a
+    Postgres that stopped answering cannot hold the worker past its shutdown bound."""
     state: WorkerState | None = ctx.get(STATE_CTX)
-    if state is not None:
-        await state.batcher.drain()
-        await state.pool.close()
+    if state is None:
+        return
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await state.batcher.drain()
+            await state.pool.close()
+    except TimeoutError:
+        # The jobs of an unwritten batch were cancelled, so arq has put them back on the queue:
+        # dropping their transaction loses nothing, and a re-run upserts (never doubles) them.
+        log.warning("shutdown_drain_timed_out", timeout_s=CLOSE_TIMEOUT_S)
+        state.pool.terminate()
 
 
 async def on_job_start(ctx: dict[str, Any]) -> None:
@@ -96,7 +108,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "max_tries": ARQ_MAX_TRIES,
         "keep_result": KEEP_RESULT_S,
         "poll_delay": POLL_DELAY_S,
-        "job_completion_wait": settings.job_timeout_s,
+        # SIGTERM: pick no more jobs, let those running finish for up to this long, then cancel
+        # them; arq puts a cancelled job back on the queue for another worker (RELIABILITY.md).
+        "job_completion_wait": settings.shutdown_timeout_s,
         "health_check_interval": settings.health_check_interval_s,
         "handle_signals": True,
     }
