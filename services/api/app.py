@@ -8,6 +8,8 @@ from services.api import agents, conversations, discovery, whoami
 from services.api.access.contexts import key_cache_ctx, limiter_ctx, redis_pipe_ctx
 from services.api.access.gate import access_middleware
 from shared.config import Settings
+from shared.metrics.exposition import add_metrics_route
+from shared.metrics.pool import pool_gauges_ctx, read_pool
 from shared.middleware import request_middleware
 from shared.web import add_health_routes, settings_key, statements_ctx
 
@@ -32,7 +34,8 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[settings_key] = settings
-    app.cleanup_ctx.extend([statements_ctx, redis_pipe_ctx, key_cache_ctx, limiter_ctx])
+    app.cleanup_ctx.extend([statements_ctx, redis_pipe_ctx, key_cache_ctx, limiter_ctx, pool_gauges_ctx])
     add_health_routes(app, required=("postgres", "redis"))
+    add_metrics_route(app, read_pool)
     add_api_routes(app)
     return app

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import structlog
 
+from shared.metrics.series import LIMITER_REDIS_STATE, set_state
+
 log = structlog.get_logger(__name__)
 
 BACKOFF_S = 1.0  # after a Redis failure, skip Redis this long so requests don't all wait the timeout
@@ -24,11 +26,15 @@ class RedisState(enum.Enum):
     PROBING = "probing"
 
 
+_STATE_NAMES = tuple(state.value for state in RedisState)
+
+
 class RedisHealth:
     """Moves between the states on the outcome of each Redis call, and logs the changes (throttled)."""
 
     def __init__(self, backoff_s: float = BACKOFF_S, clock: Callable[[], float] = time.monotonic) -> None:
-        self.state = RedisState.HEALTHY
+        self._state = RedisState.HEALTHY
+        set_state(LIMITER_REDIS_STATE, _STATE_NAMES, self._state.value)
         self.failures = 0  # metric: Redis calls that timed out or errored
         self.backoff_s = backoff_s
         self.clock = clock
@@ -36,6 +42,17 @@ class RedisHealth:
         self._warned_at = -math.inf
         self._unwarned = 0
         self._announced = False  # a fallback warning went out; its "recovered" has not
+
+    @property
+    def state(self) -> RedisState:
+        return self._state
+
+    @state.setter
+    def state(self, new: RedisState) -> None:
+        """Changes only (the limiter sets HEALTHY on every answer): the gauge is not on the hot path."""
+        if new is not self._state:
+            self._state = new
+            set_state(LIMITER_REDIS_STATE, _STATE_NAMES, new.value)
 
     def may_call(self) -> bool:
         """Healthy: always. Degraded: once the backoff has passed. Probing: not until the probe answers."""

@@ -26,6 +26,7 @@ from services.api.access.health import RedisHealth, RedisState
 from services.api.access.local import LocalWindow, Outcome
 from shared import errors
 from shared.config import Settings
+from shared.metrics.series import count_decision
 from shared.redis_pipe import RedisPipe, pack_command
 
 log = structlog.get_logger(__name__)
@@ -134,6 +135,7 @@ class _Batch(msgspec.Struct):
 
     def decide(self, outcome: Outcome, period_s: int, source: Literal["redis", "fallback"]) -> Decision:
         allowed, remaining, retry_us, t_us, now_us = outcome
+        count_decision(self.policy, allowed == 1, source)
         return Decision(
             allowed=allowed == 1, limit=self.limit, period_s=period_s, remaining=int(remaining),
             t_s=t_us / 1e6, retry_after_s=retry_us / 1e6, now_epoch_s=now_us / 1e6,
