@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest, multiprocess, values
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess, start_http_server, values
 from prometheus_client.core import Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -98,11 +98,8 @@ async def _forget_on_exit(app: web.Application) -> AsyncIterator[None]:
     forget_this_process()
 
 
-async def start_metrics_server(host: str, port: int) -> web.AppRunner:
-    """A process without an HTTP server of its own (the worker) serves GET /metrics here."""
-    app = web.Application()
-    add_metrics_route(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
+def serve_in_thread(host: str, port: int) -> None:
+    """GET /metrics for a process without an HTTP server of its own (the worker): prometheus_client's
+    server on a daemon thread, so it answers while the event loop is busy and outlives the
+    worker's restarts after a Redis loss. Single-process: it renders the registry as is."""
+    start_http_server(port, host, registry=REGISTRY)
