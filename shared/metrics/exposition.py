@@ -14,12 +14,15 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
+import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess, start_http_server, values
 from prometheus_client.core import Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from shared.metrics.series import REGISTRY
+
+log = structlog.get_logger(__name__)
 
 # What a service reads at scrape time (the queue from Redis): metric families, fresh each scrape.
 ScrapeReader = Callable[[web.Application], Awaitable[Iterable[Metric]]]
@@ -42,6 +45,7 @@ def share_between_processes() -> str:
     os.environ[MULTIPROC_ENV] = directory
     values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]  # untyped upstream
     _shared_dir = directory
+    log.info("metrics_shared_between_processes", directory=directory)
     return directory
 
 
@@ -63,16 +67,17 @@ class _Families:
 
 
 async def render(app: web.Application) -> bytes:
-    """The text exposition of the whole service, plus what the app reads at scrape time."""
+    """The text exposition of the whole service, plus what the app reads at scrape time (first:
+    a reader may also refresh this process's gauges)."""
+    families: list[Metric] = []
+    for reader in app.get(scrape_readers_key, []):
+        families.extend(await reader(app))
     if _shared_dir is None:
         text = generate_latest(REGISTRY)
     else:
         merged = CollectorRegistry(auto_describe=True)
         multiprocess.MultiProcessCollector(merged, _shared_dir)  # type: ignore[no-untyped-call]  # untyped upstream
         text = generate_latest(merged)
-    families: list[Metric] = []
-    for reader in app.get(scrape_readers_key, []):
-        families.extend(await reader(app))
     if families:
         scraped = CollectorRegistry(auto_describe=False)
         scraped.register(_Families(families))
