@@ -7,6 +7,7 @@ import asyncio
 
 import asyncpg
 import msgspec
+import pytest
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
@@ -26,11 +27,17 @@ def _bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def test_requests_latency_and_decisions_move(
-    aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
-) -> None:
-    strict = msgspec.structs.replace(settings, ip_rate_limit_per_min=1)
-    client: TestClient = await aiohttp_client(create_app(strict))
+@pytest.fixture
+async def strict(aiohttp_client: AiohttpClient, settings: Settings) -> TestClient:
+    """The API with a client IP budget of one request a minute."""
+    client: TestClient = await aiohttp_client(
+        create_app(msgspec.structs.replace(settings, ip_rate_limit_per_min=1))
+    )
+    return client
+
+
+async def test_requests_latency_and_decisions_move(strict: TestClient, pg: asyncpg.Pool) -> None:
+    client = strict
     tenant = await make_tenant(pg, "metrics@example.com")
     before = await scrape(client)
     assert (await client.get(LIST, headers=_bearer(tenant.key))).status == 200
@@ -56,10 +63,9 @@ async def test_requests_latency_and_decisions_move(
 
 
 async def test_metrics_need_no_key_are_not_limited_and_leak_no_secret(
-    aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
+    strict: TestClient, pg: asyncpg.Pool
 ) -> None:
-    strict = msgspec.structs.replace(settings, ip_rate_limit_per_min=1)
-    client: TestClient = await aiohttp_client(create_app(strict))
+    client = strict
     tenant = await make_tenant(pg, "secret@example.com")
     assert (await client.get(LIST, headers=_bearer(tenant.key))).status == 200
     assert (await client.get(f"{LIST}/{tenant.key}", headers=_bearer(tenant.key))).status == 404
