@@ -43,6 +43,8 @@ def share_between_processes() -> str:
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
     # The one write to os.environ outside shared/config.py: prometheus_client has no other input.
     os.environ[MULTIPROC_ENV] = directory
+    # It chose its value class on import, before this call; no value exists yet (every series
+    # is labelled and none has been used), so switching it now puts every value in the files.
     values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]  # untyped upstream
     _shared_dir = directory
     log.info("metrics_shared_between_processes", directory=directory)
