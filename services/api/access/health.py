@@ -33,8 +33,8 @@ class RedisHealth:
     """Moves between the states on the outcome of each Redis call, and logs the changes (throttled)."""
 
     def __init__(self, backoff_s: float = BACKOFF_S, clock: Callable[[], float] = time.monotonic) -> None:
-        self._state = RedisState.HEALTHY
-        set_state(LIMITER_REDIS_STATE, _STATE_NAMES, self._state.value)
+        self.state = RedisState.HEALTHY
+        set_state(LIMITER_REDIS_STATE, _STATE_NAMES, self.state.value)
         self.failures = 0  # metric: Redis calls that timed out or errored
         self.backoff_s = backoff_s
         self.clock = clock
@@ -43,15 +43,11 @@ class RedisHealth:
         self._unwarned = 0
         self._announced = False  # a fallback warning went out; its "recovered" has not
 
-    @property
-    def state(self) -> RedisState:
-        return self._state
-
-    @state.setter
-    def state(self, new: RedisState) -> None:
-        """Changes only (the limiter sets HEALTHY on every answer): the gauge is not on the hot path."""
-        if new is not self._state:
-            self._state = new
+    def _move(self, new: RedisState) -> None:
+        """Every change of state, and only a change, goes through here: the gauge follows it. (A
+        plain attribute, not a property: the limiter reads it several times per request.)"""
+        if new is not self.state:
+            self.state = new
             set_state(LIMITER_REDIS_STATE, _STATE_NAMES, new.value)
 
     def may_call(self) -> bool:
@@ -63,7 +59,7 @@ class RedisHealth:
     def calling(self) -> bool:
         """A call goes to Redis now; True if it is the probe (sent while degraded)."""
         if self.state is RedisState.DEGRADED:
-            self.state = RedisState.PROBING
+            self._move(RedisState.PROBING)
             return True
         return False
 
@@ -71,7 +67,7 @@ class RedisHealth:
         """A call failed: degrade (unless the probe is still out) and back off."""
         self.failures += 1
         if probe or self.state is not RedisState.PROBING:
-            self.state = RedisState.DEGRADED
+            self._move(RedisState.DEGRADED)
         now = self.clock()
         self._retry_at = now + self.backoff_s
         self._unwarned += 1
@@ -87,7 +83,7 @@ class RedisHealth:
 
     def answered(self, *, fallback_requests: int) -> None:
         """A call succeeded: healthy again (one "recovered" per "fallback" warning)."""
-        self.state = RedisState.HEALTHY
+        self._move(RedisState.HEALTHY)
         if self._announced:
             self._announced = False
             log.warning("rate_limiter_recovered", fallback_requests=fallback_requests)
