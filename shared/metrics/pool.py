@@ -1,19 +1,24 @@
-"""The API's Postgres connections as gauges: set at each scrape and every few seconds, so that
-with several processes the merge has every process's recent count, not only the scraped one's."""
+"""What the API keeps per process and reports at each scrape and every few seconds (so that with
+several processes the merge has every process's recent values, not only the scraped one's): its
+Postgres connections, and counts its hot path keeps as plain integers (rate-limit decisions)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import TypeVar
 
 from aiohttp import web
+from prometheus_client import Counter
 from prometheus_client.core import Metric
 
+from shared.metrics.exposition import ScrapeReader
 from shared.metrics.series import PG_POOL
 from shared.web import statements_key
 
 REFRESH_S = 5.0
+Labels = TypeVar("Labels", bound=tuple[str, ...])
 
 
 def record_pool(app: web.Application) -> None:
@@ -30,16 +35,36 @@ async def read_pool(app: web.Application) -> Iterable[Metric]:
     return []
 
 
-async def pool_gauges_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Refresh the gauges every REFRESH_S while the app runs (after statements_ctx opened the pool)."""
+def counts_reader(counter: Counter, counts: Mapping[Labels, int]) -> ScrapeReader:
+    """A reader that adds what `counts` (labels -> running total) gained since its last call to
+    `counter`; make one per counts mapping and process (the apps of a process share it)."""
+    added: dict[Labels, int] = {}
 
-    async def refresh() -> None:
-        while True:
-            record_pool(app)
-            await asyncio.sleep(REFRESH_S)
+    async def read(app: web.Application) -> Iterable[Metric]:
+        for labels, total in list(counts.items()):
+            gained = total - added.get(labels, 0)
+            if gained:
+                counter.labels(*labels).inc(gained)
+                added[labels] = total
+        return []
 
-    task = asyncio.create_task(refresh())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    return read
+
+
+def refreshing(*readers: ScrapeReader) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that runs the readers every REFRESH_S while the app runs."""
+
+    async def refresh_ctx(app: web.Application) -> AsyncIterator[None]:
+        async def refresh() -> None:
+            while True:
+                for reader in readers:
+                    await reader(app)
+                await asyncio.sleep(REFRESH_S)
+
+        task = asyncio.create_task(refresh())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return refresh_ctx

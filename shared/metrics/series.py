@@ -51,7 +51,8 @@ DEAD_LETTERS = Counter(
 )
 RATE_LIMIT_DECISIONS = Counter(
     "ringready_rate_limit_decisions",
-    "The API limiter's decisions, by policy (default: a key; ip), decision and where it was made.",
+    "The API limiter's decisions, by policy (default: a key; ip), decision and where it was made"
+    " (each process adds its own at a scrape and every few seconds).",
     ("policy", "decision", "source"),
     registry=REGISTRY,
 )
@@ -73,7 +74,6 @@ LIMITER_REDIS_STATE = Gauge(
 
 _requests: dict[tuple[str, str, int], Counter] = {}
 _latencies: dict[tuple[str, str], Histogram] = {}
-_decisions: dict[tuple[str, bool, str], Counter] = {}
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
@@ -88,17 +88,6 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
     if latency is None:
         latency = _latencies[(route, method)] = HTTP_LATENCY.labels(route, method)
     latency.observe(seconds)
-
-
-def count_decision(policy: str, allowed: bool, source: str) -> None:
-    """One rate-limit decision (a cached child, as in observe_request)."""
-    key = (policy, allowed, source)
-    counter = _decisions.get(key)
-    if counter is None:
-        counter = _decisions[key] = RATE_LIMIT_DECISIONS.labels(
-            policy, "allowed" if allowed else "denied", source
-        )
-    counter.inc()
 
 
 def set_state(gauge: Gauge, states: tuple[str, ...], current: str) -> None:
