@@ -6,6 +6,7 @@ loaded host where a throughput A/B cannot resolve a few per cent. Counters are z
 warm-up and dumped after the measured requests; the result is the dump's total over requests.
 
     .venv/bin/python -m bench.access_instructions [--tree /tmp/baseline] [--requests 2000] [--limiter on|off]
+        [--path /api/v1/conversations]
 """
 
 from __future__ import annotations
@@ -43,17 +44,17 @@ async def make_key(database_url: str) -> str:
         await conn.close()
 
 
-async def send(port: int, key: str, count: int) -> None:
-    """`count` whoami requests, CONCURRENCY at a time; every one must be a 200."""
+async def send(port: int, key: str, count: int, path: str = "/api/v1/whoami") -> None:
+    """`count` requests (whoami unless told), CONCURRENCY at a time; every one must be a 200."""
     headers = {"Authorization": f"Bearer {key}"}
-    url = f"http://127.0.0.1:{port}/api/v1/whoami"
+    url = f"http://127.0.0.1:{port}{path}"
     async with aiohttp.ClientSession() as session:
 
         async def one_worker(share: int) -> None:
             for _ in range(share):
                 async with session.get(url, headers=headers) as reply:
                     if reply.status != 200:
-                        raise RuntimeError(f"whoami answered {reply.status}: {await reply.text()}")
+                        raise RuntimeError(f"{path} answered {reply.status}: {await reply.text()}")
                     await reply.read()
 
         await asyncio.gather(*(one_worker(count // CONCURRENCY) for _ in range(CONCURRENCY)))
@@ -68,7 +69,9 @@ def total_instructions(out_file: Path) -> int:
     return int(found.group(1))
 
 
-def measure(tree: Path, env: dict[str, str], port: int, key: str, requests: int, limiter: str) -> float:
+def measure(
+    tree: Path, env: dict[str, str], port: int, key: str, requests: int, limiter: str, path: str
+) -> float:
     """Instructions per request of one server process from `tree` under callgrind."""
     out = Path(tempfile.mkdtemp(prefix="ringready-callgrind-")) / "callgrind.out"
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
@@ -79,9 +82,9 @@ def measure(tree: Path, env: dict[str, str], port: int, key: str, requests: int,
     )
     try:
         wait_port(port, 300)
-        asyncio.run(send(port, key, 400))  # warm-up: caches, the script, the key
+        asyncio.run(send(port, key, 400, path))  # warm-up: caches, the script, the key
         subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
-        asyncio.run(send(port, key, requests))
+        asyncio.run(send(port, key, requests, path))
         subprocess.run(["callgrind_control", "-d", str(server.pid)], check=True, capture_output=True)
     finally:
         server.terminate()
@@ -96,6 +99,9 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=Path.cwd(), help="the source tree to measure")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--limiter", choices=("on", "off"), default="on")
+    parser.add_argument(
+        "--path", default="/api/v1/whoami", help="the GET to repeat, e.g. /api/v1/conversations"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="ringready-instructions-"))
     postgres, valkey = start_servers(root)
@@ -109,8 +115,10 @@ def main() -> None:
             "RINGREADY_LOG_FORMAT": "json",
             "RINGREADY_LOG_LEVEL": "warning",
         }
-        per_request = measure(args.tree.resolve(), env, free_port(), key, args.requests, args.limiter)
-        print(f"{args.tree}: {per_request:,.0f} instructions per request (limiter {args.limiter})")
+        per_request = measure(
+            args.tree.resolve(), env, free_port(), key, args.requests, args.limiter, args.path
+        )
+        print(f"{args.tree}: {per_request:,.0f} instructions per {args.path} (limiter {args.limiter})")
     finally:
         valkey.stop()
         postgres.stop()

@@ -69,6 +69,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     job_max_tries: PositiveInt = 5
     worker_batch_ms: Annotated[int, msgspec.Meta(ge=0)] = 5
     health_check_interval_s: PositiveInt = 30
+    # The worker's GET /metrics (it has no other HTTP server); 0 turns it off.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8082
     sweep_interval_s: PositiveInt = 30
 
     # Developer API: plans are configuration (name=requests per minute).

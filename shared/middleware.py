@@ -1,6 +1,6 @@
 """The one middleware: request id, error envelope {"detail": ...}, headers every response of the
 request must carry (response_headers_key and the edge's own), refusals of compressed and slow
-bodies, one log line per request."""
+bodies, one log line and one metrics observation per request."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 from shared import errors
 from shared.config import Settings
 from shared.keys import KEY_PREFIX
+from shared.metrics.series import observe_request
 from shared.web import json_response, request_id_key, response_headers_key, settings_key
 
 log = structlog.get_logger("request")
@@ -179,11 +180,14 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     extra_headers = request.get(response_headers_key)
     if extra_headers is not None:
         response.headers.update(extra_headers)
+    route = route_of(request)
+    duration_s = time.perf_counter() - started
+    observe_request(route, request.method, response.status, duration_s)
     log.info(
         "request_finished",
         method=request.method,
-        route=route_of(request),
+        route=route,
         status=response.status,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        duration_ms=round(duration_s * 1000, 3),
     )
     return response

@@ -7,9 +7,16 @@ from aiohttp import web
 from services.api import agents, conversations, discovery, whoami
 from services.api.access.contexts import key_cache_ctx, limiter_ctx, redis_pipe_ctx
 from services.api.access.gate import access_middleware
+from services.api.access.limiter import DECISIONS
 from shared.config import Settings
+from shared.metrics.exposition import add_metrics_route
+from shared.metrics.pool import counts_reader, read_pool, refreshing
+from shared.metrics.series import RATE_LIMIT_DECISIONS
 from shared.middleware import request_middleware
 from shared.web import add_health_routes, settings_key, statements_ctx
+
+# What /metrics reports besides the registry, refreshed every few seconds too (shared/metrics/pool.py).
+METRICS_READERS = (read_pool, counts_reader(RATE_LIMIT_DECISIONS, DECISIONS))
 
 
 def add_api_routes(app: web.Application) -> None:
@@ -32,7 +39,10 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[settings_key] = settings
-    app.cleanup_ctx.extend([statements_ctx, redis_pipe_ctx, key_cache_ctx, limiter_ctx])
+    app.cleanup_ctx.extend(
+        [statements_ctx, redis_pipe_ctx, key_cache_ctx, limiter_ctx, refreshing(*METRICS_READERS)]
+    )
     add_health_routes(app, required=("postgres", "redis"))
+    add_metrics_route(app, *METRICS_READERS)
     add_api_routes(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import msgspec
 import structlog
 from aiohttp import web
 
@@ -15,7 +16,8 @@ from services.ingest.openapi import OPENAPI_JSON
 from services.ingest.replies import IgnoredReply, Queued
 from services.ingest.sources import SOURCES, Source
 from services.ingest.storable import storable
-from shared.errors import NotFound, undecodable_as_invalid
+from shared.errors import AppError, NotFound, undecodable_as_invalid
+from shared.metrics.series import WEBHOOKS
 from shared.models import QueuedEvent
 from shared.web import JSON, json_response, queue_key, settings_key
 
@@ -27,10 +29,33 @@ def _source(name: str) -> Source:
         raise NotFound(f"unknown webhook source {name!r}; expected one of {', '.join(SOURCES)}") from None
 
 
+def refusal_outcome(exc: Exception) -> str:
+    """The webhook counter's outcome for a refusal: the error's stable code, a bounded set."""
+    if isinstance(exc, AppError):
+        return exc.code
+    if isinstance(exc, msgspec.ValidationError | msgspec.DecodeError):
+        return "invalid_input"
+    if isinstance(exc, web.HTTPException):
+        return f"http_{exc.status}"
+    return "error"
+
+
 async def receive_webhook(request: web.Request) -> web.Response:
-    """Answer 202 only once the event is on the queue; bad input is refused before it gets there."""
+    """Count each delivery to a known source by outcome (an unknown one's name is the sender's
+    choice, so it is only a 404 in the request counter)."""
     name = request.match_info["source"]
     source = _source(name)
+    try:
+        response = await _receive(request, name, source)
+    except Exception as exc:
+        WEBHOOKS.labels(name, refusal_outcome(exc)).inc()
+        raise
+    WEBHOOKS.labels(name, "queued" if response.status == 202 else "ignored").inc()
+    return response
+
+
+async def _receive(request: web.Request, name: str, source: Source) -> web.Response:
+    """Answer 202 only once the event is on the queue; bad input is refused before it gets there."""
     structlog.contextvars.bind_contextvars(source=name)
     settings = request.app[settings_key]
     body = await read_body(request, name, settings)

@@ -13,6 +13,7 @@ from arq.worker import async_check_health
 from services.worker.app import worker_redis_settings, worker_settings
 from shared.config import Settings, from_env
 from shared.logging import configure_logging
+from shared.metrics.exposition import serve_in_thread
 from shared.queue import BatchClaimWorker
 from shared.serve import install_uvloop
 
@@ -34,6 +35,11 @@ def main() -> None:
     if "--check" in sys.argv[1:]:
         sys.exit(check(settings))
     install_uvloop()
+    if settings.worker_metrics_port:
+        try:
+            serve_in_thread(settings.worker_metrics_host, settings.worker_metrics_port)
+        except OSError as err:  # the port is taken: jobs matter more than their metrics
+            log.warning("worker_metrics_unavailable", port=settings.worker_metrics_port, error=repr(err))
     while True:
         try:
             BatchClaimWorker(**worker_settings(settings)).run()

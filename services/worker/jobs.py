@@ -8,6 +8,7 @@ function raises.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import msgspec
@@ -20,6 +21,7 @@ from services.worker.state import STATE_CTX, WorkerState
 from services.worker.store import Item
 from shared.db.dead_letters import insert_dead_letter, insert_job_dead_letter
 from shared.db.routing import RouteQuery
+from shared.metrics.series import DEAD_LETTERS, JOB_LATENCY, JOBS
 from shared.models import QueuedEvent
 from shared.queue import (
     count_transient_retry,
@@ -36,18 +38,26 @@ async def store_conversation(ctx: dict[str, Any], payload: bytes) -> str:
     """Store one finished conversation exactly once; returns what happened to it."""
     state: WorkerState = ctx[STATE_CTX]
     job_id: str = ctx["job_id"]
+    started = time.perf_counter()
     try:
         async with asyncio.timeout(state.job_budget_s):
             outcome = await _handle(ctx, state, job_id, payload)
     except Exception as err:
+        _count_job("retry", started)
         if not is_transient(err):
             # Only a failure to write the dead letter itself gets here: keep the job alive.
             log.exception("dead_letter_failed", job_id=job_id)
         count = await count_transient_retry(ctx["redis"], job_id)
         log.warning("transient_error_retrying", error=repr(err), transient_retries=count)
         raise Retry(defer=backoff_s(count)) from err
+    _count_job(outcome, started)
     await forget_transient_retries(ctx["redis"], job_id, ctx["job_try"])
     return outcome
+
+
+def _count_job(outcome: str, started: float) -> None:
+    JOBS.labels(outcome).inc()
+    JOB_LATENCY.labels(outcome).observe(time.perf_counter() - started)
 
 
 async def _handle(ctx: dict[str, Any], state: WorkerState, job_id: str, payload: bytes) -> str:
@@ -56,6 +66,7 @@ async def _handle(ctx: dict[str, Any], state: WorkerState, job_id: str, payload:
     except msgspec.DecodeError as err:
         detail = f"{type(err).__name__}: {err}"
         await insert_job_dead_letter(state.pool, job_id, reason="invalid", detail=detail, payload=payload)
+        DEAD_LETTERS.labels("invalid").inc()
         log.warning("dead_lettered", reason="invalid", detail=detail)
         return "invalid"
     tries = await counted_tries(ctx["redis"], job_id, ctx["job_try"])
@@ -103,5 +114,6 @@ async def _dead_letter(
         detail=detail,
         payload=payload,
     )
+    DEAD_LETTERS.labels(reason).inc()
     log.warning("dead_lettered", reason=reason, detail=detail, dead_letter_id=dead_letter_id)
     return reason

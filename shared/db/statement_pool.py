@@ -71,6 +71,10 @@ class StatementPool:
         idle, self._idle = self._idle, []
         await asyncio.gather(*(conn.close(timeout=2) for conn in idle), return_exceptions=True)
 
+    def usage(self) -> tuple[int, int, int]:
+        """(size, open, in use): what the API's metrics report of its connections."""
+        return self._size, self._live, self._live - len(self._idle)
+
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         return await self._run(asyncpg.Connection.fetch, query, args)
 

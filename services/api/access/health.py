@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import structlog
 
+from shared.metrics.series import LIMITER_REDIS_STATE, set_state
+
 log = structlog.get_logger(__name__)
 
 BACKOFF_S = 1.0  # after a Redis failure, skip Redis this long so requests don't all wait the timeout
@@ -24,11 +26,15 @@ class RedisState(enum.Enum):
     PROBING = "probing"
 
 
+_STATE_NAMES = tuple(state.value for state in RedisState)
+
+
 class RedisHealth:
     """Moves between the states on the outcome of each Redis call, and logs the changes (throttled)."""
 
     def __init__(self, backoff_s: float = BACKOFF_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.state = RedisState.HEALTHY
+        set_state(LIMITER_REDIS_STATE, _STATE_NAMES, self.state.value)
         self.failures = 0  # metric: Redis calls that timed out or errored
         self.backoff_s = backoff_s
         self.clock = clock
@@ -36,6 +42,13 @@ class RedisHealth:
         self._warned_at = -math.inf
         self._unwarned = 0
         self._announced = False  # a fallback warning went out; its "recovered" has not
+
+    def _move(self, new: RedisState) -> None:
+        """Every change of state, and only a change, goes through here: the gauge follows it. (A
+        plain attribute, not a property: the limiter reads it several times per request.)"""
+        if new is not self.state:
+            self.state = new
+            set_state(LIMITER_REDIS_STATE, _STATE_NAMES, new.value)
 
     def may_call(self) -> bool:
         """Healthy: always. Degraded: once the backoff has passed. Probing: not until the probe answers."""
@@ -46,7 +59,7 @@ class RedisHealth:
     def calling(self) -> bool:
         """A call goes to Redis now; True if it is the probe (sent while degraded)."""
         if self.state is RedisState.DEGRADED:
-            self.state = RedisState.PROBING
+            self._move(RedisState.PROBING)
             return True
         return False
 
@@ -54,7 +67,7 @@ class RedisHealth:
         """A call failed: degrade (unless the probe is still out) and back off."""
         self.failures += 1
         if probe or self.state is not RedisState.PROBING:
-            self.state = RedisState.DEGRADED
+            self._move(RedisState.DEGRADED)
         now = self.clock()
         self._retry_at = now + self.backoff_s
         self._unwarned += 1
@@ -70,7 +83,7 @@ class RedisHealth:
 
     def answered(self, *, fallback_requests: int) -> None:
         """A call succeeded: healthy again (one "recovered" per "fallback" warning)."""
-        self.state = RedisState.HEALTHY
+        self._move(RedisState.HEALTHY)
         if self._announced:
             self._announced = False
             log.warning("rate_limiter_recovered", fallback_requests=fallback_requests)

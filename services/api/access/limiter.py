@@ -12,6 +12,7 @@ pipe's (RedisPipe.defer): the limiter groups by bucket, the pipe writes once per
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import hashlib
 import math
@@ -36,6 +37,9 @@ IP_POLICY = "ip"  # ... and for requests without a valid key
 WINDOW_SCRIPT = (Path(__file__).parent / "window.lua").read_bytes()
 WINDOW_SHA = hashlib.sha1(WINDOW_SCRIPT, usedforsecurity=False).hexdigest().encode()
 PING = pack_command(b"PING")
+# This process's decisions by (policy, decision, source): a dict increment on the hot path; the
+# API's /metrics folds them into ringready_rate_limit_decisions_total (shared/metrics).
+DECISIONS: collections.Counter[tuple[str, str, str]] = collections.Counter()
 
 
 @functools.lru_cache(maxsize=1024)  # a few plans plus per-key overrides
@@ -134,6 +138,7 @@ class _Batch(msgspec.Struct):
 
     def decide(self, outcome: Outcome, period_s: int, source: Literal["redis", "fallback"]) -> Decision:
         allowed, remaining, retry_us, t_us, now_us = outcome
+        DECISIONS[self.policy, "allowed" if allowed == 1 else "denied", source] += 1
         return Decision(
             allowed=allowed == 1, limit=self.limit, period_s=period_s, remaining=int(remaining),
             t_s=t_us / 1e6, retry_after_s=retry_us / 1e6, now_epoch_s=now_us / 1e6,
