@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 import asyncpg
+import msgspec
 
 from ops.cli.demo import DEMO_READ_PATH, seed_demo
 from ops.cli.local_secret import with_webhook_secret
@@ -21,6 +22,7 @@ from ops.embedded.stack import embedded_servers, record_state, running_state, st
 from ops.runner import stop_children, wait_ready
 from ops.supervisor import Supervisor
 from shared.config import Settings
+from shared.logging import configure_logging
 
 READY_TIMEOUT_S = 60.0
 
@@ -47,6 +49,8 @@ def run_up(settings: Settings, *, demo: bool) -> int:
     """Start everything, print where it is, keep the services up, stop everything on Ctrl-C or SIGTERM."""
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    # The screen says what happened (migrations included); only warnings may add lines to it.
+    configure_logging(msgspec.structs.replace(settings, log_level="warning"), "cli")
     running = running_state(settings)
     if running is not None:
         print(f"error: ringready up is already running on {data_dir} (pid {running.supervisor_pid})",
