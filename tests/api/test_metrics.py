@@ -18,6 +18,7 @@ from shared.config import Settings
 from shared.keys import KEY_PREFIX
 from shared.web import statements_key
 from tests.api.factories import make_tenant
+from tests.helpers import eventually
 from tests.shared.scrape import scrape, value
 
 LIST = "/api/v1/conversations"
@@ -87,8 +88,12 @@ async def test_postgres_connections_in_use_show(aiohttp_client: AiohttpClient, s
     assert value(idle, "ringready_pg_pool_connections", state="open") == size
     assert value(idle, "ringready_pg_pool_connections", state="in_use") == 0
     slow = asyncio.create_task(client.server.app[statements_key].fetchval("SELECT pg_sleep(0.5)"))
-    await asyncio.sleep(0.1)
-    busy = await scrape(client)
+
+    async def checked_out() -> str | None:
+        text = await scrape(client)
+        return text if value(text, "ringready_pg_pool_connections", state="in_use") >= 1 else None
+
+    busy = await eventually(checked_out, 0.4, "the slow statement to hold a connection")
     await slow
     assert value(busy, "ringready_pg_pool_connections", state="in_use") == 1
 

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from arq.connections import ArqRedis
 
 from services.worker.app import CLOSE_TIMEOUT_S
 from shared.config import Settings
-from shared.queue import create_arq_pool, enqueue_event
+from shared.models import QueuedEvent
+from shared.queue import create_arq_pool
 from tests.faults.processes import count_rows, service_env, start_service, stop
 from tests.faults.shutdown import SHUTDOWN_S, SLACK_S, sigterm_and_wait
+from tests.faults.streams import Producer, StreamShape
 from tests.helpers import eventually
 from tests.worker.conftest import make_event
 
@@ -43,33 +44,17 @@ JOB_TIMEOUT_S = 20
 CANCELLED = re.compile(r"(\d+) ongoing to cancel")
 
 
-class Producer:
-    """Enqueues the stream; remembers how far it had got when told of the SIGTERM."""
+STREAM = StreamShape(
+    events=EVENTS, full_speed=FULL_SPEED, per_second=PER_SECOND, held_back=HELD_BACK,
+    trickle_s=TRICKLE_S, fault_within_s=60,
+)  # fmt: skip
 
-    def __init__(self, arq: ArqRedis) -> None:
-        self.arq = arq
-        self.enqueued = 0
-        self.sigtermed = asyncio.Event()
 
-    async def _enqueue_next(self) -> None:
-        call_id = f"term-{self.enqueued:04d}"
-        if self.enqueued % DEAD_EVERY == 0:
-            await enqueue_event(self.arq, make_event(call_id, to_number=UNKNOWN_NUMBER))
-        else:
-            await enqueue_event(self.arq, make_event(call_id))
-        self.enqueued += 1
-
-    async def run(self) -> None:
-        while self.enqueued < FULL_SPEED:
-            await self._enqueue_next()
-            await asyncio.sleep(1 / PER_SECOND)
-        while not self.sigtermed.is_set() and self.enqueued < EVENTS - HELD_BACK:
-            await self._enqueue_next()
-            await asyncio.sleep(TRICKLE_S)
-        await asyncio.wait_for(self.sigtermed.wait(), 60)
-        while self.enqueued < EVENTS:
-            await self._enqueue_next()
-            await asyncio.sleep(1 / PER_SECOND)
+def term_event(n: int) -> QueuedEvent:
+    """The n-th event of the stream; every DEAD_EVERY-th is for a number no agent has."""
+    if n % DEAD_EVERY == 0:
+        return make_event(f"term-{n:04d}", to_number=UNKNOWN_NUMBER)
+    return make_event(f"term-{n:04d}")
 
 
 class Observed:
@@ -102,7 +87,7 @@ async def _sigterm_holding_jobs(
         seen.enqueued_at_sigterm = producer.enqueued
         bound_s = SHUTDOWN_S + CLOSE_TIMEOUT_S + SLACK_S
         exiting = asyncio.create_task(sigterm_and_wait(worker, bound_s))
-        producer.sigtermed.set()
+        producer.faulted.set()
         if resume:
             await asyncio.sleep(SHUTDOWN_S / 4)
             await locked.rollback()
@@ -131,7 +116,7 @@ async def test_sigtermed_worker_loses_and_doubles_nothing(
     arq = await create_arq_pool(settings)
     first = start_service("services.worker", env, tmp_path / "worker-1.log")
     second = None
-    producer = Producer(arq)
+    producer = Producer(arq, STREAM, term_event)
     producing = asyncio.create_task(producer.run())
     try:
         seen = await _sigterm_holding_jobs(first, producer, settings, resume=writes == "finish")
@@ -139,7 +124,7 @@ async def test_sigtermed_worker_loses_and_doubles_nothing(
         await producing
         await eventually(lambda: _all_handled(settings), 60, f"{EVENTS} events stored or dead-lettered")
     finally:
-        producer.sigtermed.set()
+        producer.faulted.set()
         producing.cancel()
         with contextlib.suppress(BaseException):
             await producing

@@ -19,8 +19,10 @@ import pytest
 from arq.connections import ArqRedis
 
 from shared.config import Settings
-from shared.queue import create_arq_pool, enqueue_event
+from shared.models import QueuedEvent
+from shared.queue import create_arq_pool
 from tests.faults.processes import count_rows, service_env, start_service, stop
+from tests.faults.streams import Producer, StreamShape
 from tests.helpers import eventually
 from tests.worker.conftest import make_event
 
@@ -37,29 +39,15 @@ KILL_WITHIN_S = 40.0
 IN_PROGRESS = "arq:in-progress:conv:*"
 
 
-class Producer:
-    """Enqueues the stream in a task; remembers how far it had got when told of the kill."""
+STREAM = StreamShape(
+    events=EVENTS, full_speed=FULL_SPEED, per_second=PER_SECOND, held_back=HELD_BACK,
+    trickle_s=TRICKLE_S, fault_within_s=KILL_WITHIN_S,
+)  # fmt: skip
 
-    def __init__(self, arq: ArqRedis) -> None:
-        self.arq = arq
-        self.enqueued = 0
-        self.killed = asyncio.Event()
 
-    async def _enqueue_next(self) -> None:
-        await enqueue_event(self.arq, make_event(f"kill-{self.enqueued:04d}"))
-        self.enqueued += 1
-
-    async def run(self) -> None:
-        while self.enqueued < FULL_SPEED:
-            await self._enqueue_next()
-            await asyncio.sleep(1 / PER_SECOND)
-        while not self.killed.is_set() and self.enqueued < EVENTS - HELD_BACK:
-            await self._enqueue_next()
-            await asyncio.sleep(TRICKLE_S)
-        await asyncio.wait_for(self.killed.wait(), KILL_WITHIN_S)
-        while self.enqueued < EVENTS:
-            await self._enqueue_next()
-            await asyncio.sleep(1 / PER_SECOND)
+def kill_event(n: int) -> QueuedEvent:
+    """The n-th event of the stream."""
+    return make_event(f"kill-{n:04d}")
 
 
 async def _stopped(pid: int) -> bool:
@@ -103,13 +91,13 @@ async def test_sigkilled_worker_loses_nothing(settings: Settings, agent_id: int,
     arq = await create_arq_pool(settings)
     first = start_service("services.worker", env, tmp_path / "worker-1.log")
     second = None
-    producer = Producer(arq)
+    producer = Producer(arq, STREAM, kill_event)
     producing = asyncio.create_task(producer.run())
     try:
         in_flight = await _kill_mid_job(first, arq, settings)
         stored_at_kill = await count_rows(settings.database_url, "conversations")
         enqueued_at_kill = producer.enqueued
-        producer.killed.set()
+        producer.faulted.set()
         second = start_service("services.worker", env, tmp_path / "worker-2.log")
         await producing
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -9,13 +10,12 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ops.cli.demo_webhook import post_signed
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, eventually
 from tests.ops.cli.test_up import Up, reaper, start_up, status, wait_for_output
 
 __all__ = ["reaper"]  # the fixture, imported so this module can use it
@@ -98,12 +98,14 @@ def test_up_is_short_its_commands_work_as_pasted_and_the_key_stays(tmp_path: Pat
     send = printed_after(output, "Send a signed webhook (it shows up first in that read):")
     sent = pasted(up, send)
     assert sent.returncode == 0, sent.stderr
-    deadline, newest = time.monotonic() + 20, {}
-    while time.monotonic() < deadline and newest.get("summary") != "Asked about Saturday hours.":
-        reply = pasted(up, read)
+
+    async def sent_first() -> dict[str, object] | None:
+        reply = await asyncio.to_thread(pasted, up, read)
         assert reply.returncode == 0, reply.stderr
-        newest = json.loads(reply.stdout)["conversations"][0]
-        time.sleep(0.2)
+        newest: dict[str, object] = json.loads(reply.stdout)["conversations"][0]
+        return newest if newest["summary"] == "Asked about Saturday hours." else None
+
+    newest = asyncio.run(eventually(sent_first, 20, "the sent webhook first in the read", every_s=0.2))
     assert newest["summary"] == "Asked about Saturday hours.", newest
     assert newest["to"] == "+15557010001"
     secret = SECRET.search(output).group(1)  # type: ignore[union-attr]
