@@ -42,6 +42,9 @@ IN_PROGRESS = "arq:in-progress:conv:*"
 UNKNOWN_NUMBER = "+14155550999"
 JOB_TIMEOUT_S = 20
 CANCELLED = re.compile(r"(\d+) ongoing to cancel")
+WAITING_ON_CONVERSATIONS = (
+    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'conversations'::regclass"
+)
 
 
 STREAM = StreamShape(
@@ -82,6 +85,9 @@ async def _sigterm_holding_jobs(
         locked = lock.transaction()
         await locked.start()
         await lock.execute("LOCK TABLE conversations IN SHARE MODE")
+        # An in-progress key alone may be a job already committed (arq deletes it just after):
+        # wait for a write truly blocked on the lock, so the worker holds work it has not done.
+        await eventually(lambda: _writes_waiting(lock), 30, "a write waiting on the lock")
         seen.held = await eventually(lambda: producer.arq.keys(IN_PROGRESS), 30, "jobs in flight")
         seen.stored_at_sigterm = await count_rows(settings.database_url, "conversations")
         seen.enqueued_at_sigterm = producer.enqueued
@@ -153,6 +159,10 @@ async def test_sigtermed_worker_loses_and_doubles_nothing(
     assert [(row["reason"], row["n"]) for row in reasons] == [("no_agent", dead)]
     doubled = "SELECT provider_call_id FROM dead_letters GROUP BY 1 HAVING count(*) > 1"
     assert await pg.fetch(doubled) == []
+
+
+async def _writes_waiting(lock: asyncpg.Connection) -> bool:
+    return bool(await lock.fetchval(WAITING_ON_CONVERSATIONS))
 
 
 async def _all_handled(settings: Settings) -> bool:
