@@ -1,6 +1,7 @@
 """Embedded PostgreSQL and Valkey: real servers from PyPI wheels, run as child processes.
 
-`process` runs and stops one server, `postgres` and `valkey` build theirs, `stack` finds the
+`process` runs and stops one server, `postgres` and `valkey` build theirs, `replica` makes a
+streaming replica of a running embedded Postgres, `stack` finds the
 servers a command should use (configured, a running `ringready up`, or embedded ones).
 
 The names below are imported on first use: `ops.embedded.process` alone (what the runner needs)
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         port_open,
         stop_fast_with_parent,
     )
+    from ops.embedded.replica import replica_server
     from ops.embedded.valkey import valkey_server
 
 _HOMES = {
@@ -32,6 +34,7 @@ _HOMES = {
     "free_port": "process",
     "killed_with_parent": "process",
     "port_open": "process",
+    "replica_server": "replica",
     "stop_fast_with_parent": "process",
     "valkey_server": "valkey",
 }
@@ -44,6 +47,7 @@ __all__ = [
     "pgbench_path",
     "port_open",
     "postgres_server",
+    "replica_server",
     "stop_fast_with_parent",
     "valkey_server",
 ]
