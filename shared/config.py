@@ -28,6 +28,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     # Servers. Empty means "start the embedded one under data_dir".
     database_url: str = ""
+    # A streaming replica for the API's reads; empty: they go to database_url (docs/operations.md).
+    database_read_url: str = ""
     redis_url: str = ""
     data_dir: str = ".ringready"
 

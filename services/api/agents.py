@@ -7,6 +7,7 @@ import msgspec
 from aiohttp import web
 
 from services.api.conversations import StoredDataError, path_id
+from services.api.reads import read
 from services.api.schemas import Agent, AgentList, AgentSummary, AgentUpdated
 from services.api.typedefs import api_key_info
 from services.api.validation import parse_agent_patch
@@ -25,14 +26,16 @@ def agent_from(row: asyncpg.Record) -> Agent:
 
 async def list_handler(request: web.Request) -> web.Response:
     """Every receptionist of the key's account."""
-    rows = await list_agents(request.app[statements_key], request[api_key_info].account_id)
+    account_id = request[api_key_info].account_id
+    rows = await read(request.app, lambda pool: list_agents(pool, account_id))
     return json_response(AgentList([AgentSummary(*row) for row in rows]))
 
 
 async def detail_handler(request: web.Request) -> web.Response:
     """One receptionist's configuration; 404 if missing or another account's."""
     agent_id = path_id(request, "Agent")
-    row = await get_agent(request.app[statements_key], request[api_key_info].account_id, agent_id)
+    account_id = request[api_key_info].account_id
+    row = await read(request.app, lambda pool: get_agent(pool, account_id, agent_id))
     if row is None:
         raise NotFound("Agent not found.")
     return json_response(agent_from(row))
@@ -43,6 +46,7 @@ async def patch_handler(request: web.Request) -> web.Response:
     agent_id = path_id(request, "Agent")
     sent, patch = parse_agent_patch(await request.read())
     values = {name: getattr(patch, name) for name in sent}
+    # On the primary, never the replica: its WHERE must see the latest row (RETURNING is the read-back).
     found = await patch_agent(
         request.app[statements_key], request[api_key_info].account_id, agent_id, sent, values
     )

@@ -8,12 +8,14 @@ from services.api import agents, conversations, discovery, whoami
 from services.api.access.contexts import key_cache_ctx, limiter_ctx, redis_pipe_ctx
 from services.api.access.gate import access_middleware
 from services.api.access.limiter import DECISIONS
+from services.api.health import add_api_health_routes
+from services.api.reads import read_replica_ctx
 from shared.config import Settings
 from shared.metrics.exposition import add_metrics_route
 from shared.metrics.pool import counts_reader, read_pool, refreshing
 from shared.metrics.series import RATE_LIMIT_DECISIONS
 from shared.middleware import request_middleware
-from shared.web import add_health_routes, settings_key, statements_ctx
+from shared.web import settings_key, statements_ctx
 
 # What /metrics reports besides the registry, refreshed every few seconds too (shared/metrics/pool.py).
 METRICS_READERS = (read_pool, counts_reader(RATE_LIMIT_DECISIONS, DECISIONS))
@@ -40,9 +42,16 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[settings_key] = settings
     app.cleanup_ctx.extend(
-        [statements_ctx, redis_pipe_ctx, key_cache_ctx, limiter_ctx, refreshing(*METRICS_READERS)]
+        [
+            statements_ctx,
+            read_replica_ctx,
+            redis_pipe_ctx,
+            key_cache_ctx,
+            limiter_ctx,
+            refreshing(*METRICS_READERS),
+        ]
     )
-    add_health_routes(app, required=("postgres", "redis"))
+    add_api_health_routes(app)
     add_metrics_route(app, *METRICS_READERS)
     add_api_routes(app)
     return app

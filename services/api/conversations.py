@@ -8,7 +8,8 @@ import asyncpg
 import msgspec
 from aiohttp import web
 
-from services.api.inputs import BIGINT_MAX
+from services.api.inputs import BIGINT_MAX, ListQuery
+from services.api.reads import read
 from services.api.schemas import (
     ConversationDetail,
     ConversationItem,
@@ -26,8 +27,9 @@ from shared.db.conversations import (
     get_conversation,
     list_conversations,
 )
+from shared.db.statement_pool import StatementPool
 from shared.errors import InvalidInput, NotFound
-from shared.web import json_response, statements_key
+from shared.web import json_response
 
 
 class StoredDataError(RuntimeError):
@@ -62,11 +64,8 @@ def detail_from(row: asyncpg.Record) -> ConversationDetail:
     return ConversationDetail(*(row[:_LISTED] + (web_chat, transcript, row["recording_url"])))
 
 
-async def list_handler(request: web.Request) -> web.Response:
-    """A page of the account's conversations, newest first, keyset-paginated."""
-    query = parse_list_query(request.query)
-    account_id = request[api_key_info].account_id
-    pool = request.app[statements_key]
+async def _page(pool: StatementPool, account_id: int, query: ListQuery) -> list[asyncpg.Record]:
+    """The page's rows (one more than asked for); InvalidInput if before_id names no conversation."""
     rows = await list_conversations(
         pool,
         account_id,
@@ -83,6 +82,14 @@ async def list_handler(request: web.Request) -> web.Response:
         and not await conversation_exists(pool, account_id, query.before_id)
     ):
         raise InvalidInput("before_id: no such conversation")
+    return rows
+
+
+async def list_handler(request: web.Request) -> web.Response:
+    """A page of the account's conversations, newest first, keyset-paginated."""
+    query = parse_list_query(request.query)
+    account_id = request[api_key_info].account_id
+    rows = await read(request.app, lambda pool: _page(pool, account_id, query))
     items = [item_from(row) for row in rows[: query.limit]]
     next_before_id = items[-1].id if len(rows) > query.limit else None
     return json_response(ConversationList(items, next_before_id, query.limit))
@@ -103,9 +110,8 @@ def path_id(request: web.Request, what: str) -> int:
 async def detail_handler(request: web.Request) -> web.Response:
     """One conversation with its transcript; 404 if missing or another account's."""
     conversation_id = path_id(request, "Conversation")
-    row = await get_conversation(
-        request.app[statements_key], request[api_key_info].account_id, conversation_id
-    )
+    account_id = request[api_key_info].account_id
+    row = await read(request.app, lambda pool: get_conversation(pool, account_id, conversation_id))
     if row is None:
         raise NotFound("Conversation not found.")
     return json_response(detail_from(row))

@@ -38,16 +38,17 @@ async def keep_session(conn: asyncpg.Connection) -> None:
 COMMAND_TIMEOUT_S = 30
 
 
-async def connect(settings: Settings) -> asyncpg.Connection:
-    """One connection set up like the pool's."""
-    conn = await asyncpg.connect(settings.database_url, command_timeout=COMMAND_TIMEOUT_S)
+async def connect(settings: Settings, url: str | None = None) -> asyncpg.Connection:
+    """One connection set up like the pool's, to `url` (default: the primary, settings.database_url)."""
+    conn = await asyncpg.connect(url or settings.database_url, command_timeout=COMMAND_TIMEOUT_S)
     await init_connection(conn)
     return conn
 
 
-async def create_statement_pool(settings: Settings) -> StatementPool:
-    """settings.pg_pool_max connections, all opened now; callers own closing it."""
-    pool = StatementPool(lambda: connect(settings), settings.pg_pool_max)
+async def create_statement_pool(settings: Settings, url: str | None = None) -> StatementPool:
+    """settings.pg_pool_max connections to `url` (default: the primary), all opened now; callers
+    own closing it."""
+    pool = StatementPool(lambda: connect(settings, url), settings.pg_pool_max)
     await pool.open()
     return pool
 
