@@ -9,10 +9,12 @@ starts when the commit returns and queries the replica every `--poll-ms` until t
 Meanwhile it reads what an operator would monitor: `replay_lag` in pg_stat_replication on the
 primary and `now() - pg_last_xact_replay_timestamp()` on the replica.
 
-Loopback only, bounded in time (a sample that is not visible within 10 s counts as lost). The
-default rate is the soak's write load (15 calls/s, about 2 webhooks each). Usage:
+`--poll-primary` polls the primary instead: what that measures (one query's round trip and the
+poll interval) is the floor under every replica figure. Loopback only, bounded in time (a sample
+not visible within 10 s counts as lost). The default rate is the soak's write load (15 calls/s,
+about 2 webhooks each). Usage:
 
-    .venv/bin/python -m bench.replica_lag [--rate 30] [--seconds 30] [--poll-ms 1]
+    .venv/bin/python -m bench.replica_lag [--rate 30] [--seconds 30] [--poll-ms 1] [--poll-primary]
 """
 
 from __future__ import annotations
@@ -98,8 +100,7 @@ async def write_load(
 
 
 async def run(primary_url: str, replica_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Prepare, load, measure; the result line."""
-    await prepare(primary_url)
+    """Load and measure; the result line."""
     primary = await create_pool(Settings(database_url=primary_url, pg_pool_max=4))
     # Enough connections that pollers of overlapping samples don't queue behind each other.
     replica = await create_pool(Settings(database_url=replica_url, pg_pool_min=8, pg_pool_max=8))
@@ -119,6 +120,7 @@ async def run(primary_url: str, replica_url: str, args: argparse.Namespace) -> d
         "not_visible_within_10s": sum(lag is None for lag in lags),
         "visible_lag_ms": {q: round(pct(seen, p), 2) for q, p in (("p50", 50), ("p99", 99), ("max", 100))},
         "poll_ms": args.poll_ms,
+        "polled": "primary" if args.poll_primary else "replica",
         **{k: round(v, 1) for k, v in watched.items()},
     }
 
@@ -133,15 +135,20 @@ def main() -> None:
     parser.add_argument(
         "--poll-ms", type=float, default=1.0, help="how often a sample re-queries the replica"
     )
+    parser.add_argument(
+        "--poll-primary", action="store_true", help="poll the primary instead: the measurement's own floor"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="ringready-replica-lag-"))
     primary = postgres_server(root / "primary", durable=True)
     primary.start()
     replica = None
     try:
+        asyncio.run(prepare(primary.url))  # before the copy: the replica starts with the schema
         replica = replica_server(primary, root / "replica", durable=True)
         replica.start()
-        result = asyncio.run(run(primary.url, replica.url, args))
+        polled = primary.url if args.poll_primary else replica.url
+        result = asyncio.run(run(primary.url, polled, args))
     finally:
         if replica is not None:
             replica.stop()
