@@ -138,13 +138,20 @@ def postgres_server(
     pgdata = root / "postgres"
     user = _system_user()
     _prepare_cluster(pgdata, user)
+    return managed_postgres("postgres", pgdata, root / "postgres.log", host, port, user, durable=durable)
+
+
+def managed_postgres(
+    name: str, pgdata: Path, log_path: Path, host: str, port: int | None, user: str | None, *, durable: bool
+) -> ManagedServer:
+    """The server on an existing cluster in pgdata (a primary's, or a replica's copy)."""
     port = port or free_port(host)
     return ManagedServer(
-        name="postgres",
+        name=name,
         command=_server_command(pgdata, host, port, durable=durable),
         host=host,
         port=port,
-        log_path=root / "postgres.log",
+        log_path=log_path,
         url=f"postgresql://postgres@{host}:{port}/postgres",
         user=user,
         on_parent_death=stop_fast_with_parent,

@@ -11,8 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ops.embedded.postgres import _open_path_for, _pg_bin, _server_command, _system_user
-from ops.embedded.process import ManagedServer, free_port, stop_fast_with_parent, user_ids
+from ops.embedded.postgres import _open_path_for, _pg_bin, _system_user, managed_postgres
+from ops.embedded.process import ManagedServer, user_ids
 
 BASEBACKUP_TIMEOUT_S = 120
 
@@ -68,16 +68,7 @@ def replica_server(
     pgdata = root / "replica"
     user = _system_user()
     _base_backup(primary, pgdata, user)
-    port = port or free_port(host)
     # hot_standby is on by default: the standby answers reads while it replays.
-    return ManagedServer(
-        name="postgres-replica",
-        command=_server_command(pgdata, host, port, durable=durable),
-        host=host,
-        port=port,
-        log_path=root / "replica.log",
-        url=f"postgresql://postgres@{host}:{port}/postgres",
-        user=user,
-        on_parent_death=stop_fast_with_parent,
-        ready_command=[_pg_bin("pg_isready"), "-q", "-h", host, "-p", str(port), "-t", "1"],
+    return managed_postgres(
+        "postgres-replica", pgdata, root / "replica.log", host, port, user, durable=durable
     )
