@@ -14,12 +14,16 @@ from typing import Any
 import asyncpg
 import msgspec
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from ops.embedded import free_port
 from services.api.app import create_app
+from services.api.reads import read
+from services.api.typedefs import read_replica_key
 from shared.config import Settings
-from shared.db.pool import create_pool
+from shared.db.pool import create_pool, create_statement_pool
+from shared.web import statements_key
 from tests.api.contract import Api
 from tests.api.factories import Tenant, make_agent, make_conversation, make_key, make_tenant
 from tests.api.replication import (
@@ -180,3 +184,42 @@ async def test_the_api_starts_and_reads_while_the_replica_is_unreachable(
     call = await _call(pg, tenant, agent, "read-from-the-primary")
     assert await _replica_state(client) == "down"
     assert _ids(await Api(client).call("GET", LIST, key=tenant.key, status=200)) == [call]
+
+
+# Real errors from the real servers: raised only where pg_is_in_recovery(), i.e. on the replica.
+REFUSED_ON_THE_REPLICA_SQL = """
+DO $$ BEGIN
+    IF pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'on the replica' USING ERRCODE = '{sqlstate}';
+    END IF;
+END $$
+"""
+
+
+async def _read_with_both_pools(settings: Settings, sql: str) -> str:
+    """services.api.reads.read on an app holding the primary's and the replica's pools."""
+    app = web.Application()
+    primary = await create_statement_pool(settings)
+    replica = await create_statement_pool(settings, settings.database_read_url)
+    app[statements_key], app[read_replica_key] = primary, replica
+    try:
+        status: str = await read(app, lambda pool: pool.execute(sql))
+        return status
+    finally:
+        await replica.close()
+        await primary.close()
+
+
+async def test_a_read_the_replica_cancels_for_recovery_runs_again_on_the_primary(
+    replicated_settings: Settings, sql: Any
+) -> None:
+    # 40001 is what a standby raises for a query that conflicts with replay.
+    status = await _read_with_both_pools(
+        replicated_settings, REFUSED_ON_THE_REPLICA_SQL.format(sqlstate="40001")
+    )
+    assert status == "DO"
+
+
+async def test_any_other_error_of_the_replica_is_the_callers(replicated_settings: Settings, sql: Any) -> None:
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="on the replica"):
+        await _read_with_both_pools(replicated_settings, REFUSED_ON_THE_REPLICA_SQL.format(sqlstate="22023"))
