@@ -39,7 +39,7 @@ from typing import Any
 import asyncpg
 
 from bench.data import unlimited_read_key
-from bench.e2e_cpu import per_conversation, snapshot
+from bench.e2e_cpu import peak_rss_mib, per_conversation, snapshot
 from bench.e2e_load import Plan, from_number, parse_from_number, poll, send
 from bench.ingest_bench import wait_port
 from bench.worker_bench import prepare as prepare_routing
@@ -264,6 +264,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         for process in processes:
             if process.poll() is not None:
                 raise RuntimeError(f"{process.args!r} exited with {process.returncode} during the bench")
+        peak_rss = peak_rss_mib({name: pids[name] for name in ("ingest", "worker", "api", "valkey")})
     finally:
         stop_children(processes)
         valkey.stop()
@@ -286,6 +287,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "send_rate": statistics.median(r["send_rate"] for r in runs),
             "poll_cycle_ms": statistics.median(r["poll_cycle_ms_median"] for r in runs),
         },
+        "peak_rss_mib": peak_rss,  # after every run: what deploy/k8s's memory requests rest on
         "warm_up": warm,
         "runs": runs,
         "finished_at": datetime.now().isoformat(timespec="seconds"),

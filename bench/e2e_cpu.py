@@ -1,4 +1,5 @@
-"""CPU time of the pipeline's processes, read from /proc: where each conversation's CPU goes.
+"""CPU time and peak memory of the pipeline's processes, read from /proc: where each
+conversation's CPU goes, and how much memory each service needs (deploy/k8s's requests).
 
 CPU seconds per conversation hardly depend on how busy the machine is, unlike latencies; with the
 machine's own busy fraction (from /proc/stat) they tell whether a run was starved.
@@ -69,3 +70,17 @@ def per_conversation(before: dict[str, float], after: dict[str, float], count: i
     total = after["_total"] - before["_total"]
     result["machine_busy_fraction"] = round((after["_busy"] - before["_busy"]) / max(1, total), 3)
     return result
+
+
+def peak_rss_mib(pids: dict[str, int]) -> dict[str, float]:
+    """Each process's own high-water resident memory (VmHWM) so far, in MiB; 0 if gone."""
+    peaks = {}
+    for name, pid in pids.items():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            peaks[name] = 0.0
+            continue
+        kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+        peaks[name] = round(kib / 1024, 1)
+    return peaks

@@ -43,8 +43,12 @@ class Up:
         return self.out.read_text(errors="replace")
 
 
-def start_up(tmp_path: Path, *extra: str) -> Up:
-    """`python -m ops.cli.main up` with its own data dir and free ports, no server URLs."""
+def start_up(tmp_path: Path, *extra: str, screen: bool = False) -> Up:
+    """`python -m ops.cli.main up` with its own data dir and free ports, no server URLs.
+
+    screen: as a newcomer's terminal shows it (the default log level, stderr and stdout in one
+    stream); otherwise warnings only, and stderr apart.
+    """
     data_dir, out = tmp_path / "data", tmp_path / "stdout.txt"
     api_port, ingest_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("RINGREADY_")}
@@ -52,12 +56,14 @@ def start_up(tmp_path: Path, *extra: str) -> Up:
         "RINGREADY_DATA_DIR": str(data_dir),
         "RINGREADY_API_PORT": str(api_port),
         "RINGREADY_INGEST_PORT": str(ingest_port),
-        "RINGREADY_LOG_LEVEL": "warning",
     }
+    if not screen:
+        env["RINGREADY_LOG_LEVEL"] = "warning"
     with out.open("wb") as stdout, (tmp_path / "stderr.txt").open("wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "ops.cli.main", "up", *extra],
-            cwd=REPO_ROOT, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
+            cwd=REPO_ROOT, env=env, stdout=stdout, stdin=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if screen else stderr,
         )  # fmt: skip
     return Up(process, data_dir, out, api_port, ingest_port)
 

@@ -76,7 +76,7 @@ def all_conversations(up: Up, key: str, query: str) -> list[dict[str, object]]:
 
 
 def up_until_ready(tmp_path: Path, reaper: list[Up]) -> tuple[Up, str]:
-    up = start_up(tmp_path, "--demo")
+    up = start_up(tmp_path, "--demo", screen=True)  # what `make up` shows, log lines included
     reaper.append(up)
     wait_for_output(up, PRESS_CTRL_C, timeout=120)
     return up, up.output()
@@ -93,6 +93,7 @@ def test_up_is_short_its_commands_work_as_pasted_and_the_key_stays(tmp_path: Pat
     up, output = up_until_ready(tmp_path, reaper)
     before = output[: PRESS_CTRL_C.search(output).start()].splitlines()  # type: ignore[union-attr]
     assert len(before) <= MAX_LINES_BEFORE_PRESS_CTRL_C, output
+    assert [line for line in before if line.startswith("{")] == [], "a log line on the screen"
     key = KEY.search(output).group(1)  # type: ignore[union-attr]
     read = printed_after(output, "Read the latest conversations:")
     send = printed_after(output, "Send a signed webhook (it shows up first in that read):")
