@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -153,6 +154,7 @@ def main() -> None:
         if replica is not None:
             replica.stop()
         primary.stop()
+        shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(result))
     print(markdown_row(result))
 

@@ -4,6 +4,7 @@ migrated, with helpers to pause and resume the replica's replay and to wait unti
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -63,6 +64,7 @@ def replicated_pair() -> Iterator[Replicated]:
         if replica is not None:
             replica.kill()  # a fast stop: the tests' pools may still hold connections
         primary.kill()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @asynccontextmanager
