@@ -9,12 +9,12 @@ built here and in shared/queue/format.py from the same settings.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 import redis.asyncio as aioredis
 from redis.asyncio.connection import parse_url
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
@@ -75,6 +75,17 @@ def url_options(settings: Settings) -> dict[str, Any]:
     return {key: options[key] for key in ("username", "password", "db") if key in options}
 
 
+class SentinelRedis(aioredis.Redis):
+    """A client on the sentinels' primary whose aclose() also closes its connections to the
+    sentinels (redis-py's own leaves them open)."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        """Close the client, then its Sentinel's clients."""
+        await super().aclose(close_connection_pool)
+        for sentinel in cast(SentinelConnectionPool, self.connection_pool).sentinel_manager.sentinels:
+            await sentinel.aclose()
+
+
 def sentinel_client(settings: Settings, options: dict[str, Any]) -> aioredis.Redis:
     """A redis-py client that finds the primary through the sentinels on every new connection, and
     drops its connections when a server answers READONLY (redis-py's SentinelConnectionPool)."""
@@ -82,6 +93,6 @@ def sentinel_client(settings: Settings, options: dict[str, Any]) -> aioredis.Red
     # redis-py's Sentinel.__init__ carries no annotations.
     sentinel = Sentinel(settings.sentinel_addresses, sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
     client: aioredis.Redis = sentinel.master_for(
-        settings.redis_sentinel_master, **url_options(settings), **options
+        settings.redis_sentinel_master, redis_class=SentinelRedis, **url_options(settings), **options
     )
     return client
