@@ -3,19 +3,16 @@ RedisPipe (discovery before each connection; READONLY closes it), redis-py and a
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import cast
 
-import msgspec
 import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.sentinel import SentinelConnectionPool
 
 from ops.embedded import free_port
-from ops.embedded.sentinel import SentinelGroup, sentinel_group
+from ops.embedded.sentinel import SentinelGroup
 from shared.config import Settings
 from shared.queue import create_arq_pool
 from shared.redis_connection import Barrier
@@ -23,6 +20,7 @@ from shared.redis_pipe import RedisPipe, pack_command, pipe_for
 from shared.redis_sentinel import discover_primary
 from shared.web import redis_client
 from tests.helpers import eventually
+from tests.shared.sentinels import primary_port, running_group, sentinel_settings
 
 PORT = pack_command(b"CONFIG", b"GET", b"port")
 ROLE = pack_command(b"ROLE")
@@ -30,19 +28,13 @@ ROLE = pack_command(b"ROLE")
 
 @pytest.fixture(scope="module")
 def group() -> Iterator[SentinelGroup]:
-    """A primary, one replica and three sentinels for this module's tests."""
-    made = sentinel_group(Path(tempfile.mkdtemp(prefix="ringready-sentinel-")))
-    made.start()
-    yield made
-    made.stop()
+    with running_group() as made:
+        yield made
 
 
 @pytest.fixture
-def ha_settings(settings: Settings, group: SentinelGroup) -> Settings:
-    """The test settings pointed at the sentinels (redis_url gives only the database)."""
-    return msgspec.structs.replace(
-        settings, redis_url="redis://", redis_sentinels=tuple(group.sentinel_addresses.split(","))
-    )
+async def ha_settings(settings: Settings, group: SentinelGroup) -> Settings:
+    return await sentinel_settings(settings, group)
 
 
 @pytest.fixture
@@ -50,13 +42,6 @@ async def pipe(ha_settings: Settings) -> AsyncIterator[RedisPipe]:
     made = pipe_for(ha_settings, timeout_s=2.0, connections=2)
     yield made
     await made.aclose()
-
-
-def _primary_port(group: SentinelGroup) -> int:
-    primary = group.primary()
-    if primary is None:
-        raise AssertionError("no sentinel names a primary")
-    return primary.port
 
 
 async def _port_of(pipe: RedisPipe) -> int:
@@ -69,7 +54,7 @@ async def test_discovery_skips_a_dead_sentinel_and_names_the_primary(group: Sent
     live = [(s.host, s.port) for s in group.sentinels]
     assert await discover_primary([dead, *live], group.master_name, 1.0) == (
         "127.0.0.1",
-        _primary_port(group),
+        primary_port(group),
     )
 
 
@@ -83,12 +68,12 @@ async def test_redis_py_and_arq_reach_the_primary_through_the_sentinels(
 ) -> None:
     client = redis_client(ha_settings)
     try:
-        assert int((await client.config_get("port"))["port"]) == _primary_port(group)
+        assert int((await client.config_get("port"))["port"]) == primary_port(group)
     finally:
         await client.aclose()
     arq = await create_arq_pool(ha_settings)
     try:
-        assert int((await arq.config_get("port"))["port"]) == _primary_port(group)
+        assert int((await arq.config_get("port"))["port"]) == primary_port(group)
     finally:
         await arq.aclose()
         pool = cast(SentinelConnectionPool, arq.connection_pool)
@@ -130,7 +115,7 @@ async def test_a_barrier_that_fails_fails_every_caller_of_its_batch(ha_settings:
 
 
 async def test_a_readonly_reply_closes_the_connection(group: SentinelGroup) -> None:
-    replica = next(node for node in group.nodes if node.port != _primary_port(group))
+    replica = next(node for node in group.nodes if node.port != primary_port(group))
     pipe = RedisPipe(replica.url, timeout_s=2.0)
     try:
         before = await pipe.call(pack_command(b"CLIENT", b"ID"))
@@ -142,15 +127,15 @@ async def test_a_readonly_reply_closes_the_connection(group: SentinelGroup) -> N
 
 
 async def test_the_pipe_follows_a_failover(pipe: RedisPipe, group: SentinelGroup) -> None:
-    old = _primary_port(group)
+    old = primary_port(group)
     assert await _port_of(pipe) == old
     group.failover()
 
     async def moved() -> bool:
-        return _primary_port(group) != old
+        return primary_port(group) != old
 
     await eventually(moved, 30, "the sentinels to promote the replica")
-    new = _primary_port(group)
+    new = primary_port(group)
 
     # The old primary keeps its clients until the sentinels demote it (CLIENT KILL) or a write
     # there answers READONLY; either closes our connection, and the next one asks the sentinels.
