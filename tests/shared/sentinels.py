@@ -16,9 +16,9 @@ from shared.config import Settings
 
 
 @contextlib.contextmanager
-def running_group() -> Iterator[SentinelGroup]:
+def running_group(replicas: int = 1) -> Iterator[SentinelGroup]:
     """Started (replicas in sync, sentinels aware of each other), stopped on exit."""
-    made = sentinel_group(Path(tempfile.mkdtemp(prefix="ringready-sentinel-")))
+    made = sentinel_group(Path(tempfile.mkdtemp(prefix="ringready-sentinel-")), replicas=replicas)
     made.start()
     try:
         yield made
