@@ -115,15 +115,22 @@ def settled_count(client: redis.Redis, timeout: float = 10.0) -> int:
     return last
 
 
+def wait_calls(client: redis.Redis) -> int:
+    """WAIT commands the server has run (`--replica-wait`'s batching)."""
+    stats = cast(dict[str, Any], client.info("commandstats"))  # the sync client: never an awaitable
+    return int(stats.get("cmdstat_wait", {}).get("calls", 0))
+
+
 def measure(name: str, port: int, args: argparse.Namespace, seconds: int, tag: str) -> dict[str, Any]:
     """One run against one server, with the queue check for ingest."""
     ids = args.root / f"{tag}.ids"
     write_requests(ids, int(MAX_RATE * seconds) + 1000, tag)
     client = redis.Redis.from_url(args.redis_url)
-    before = settled_count(client)
+    before, waits_before = settled_count(client), wait_calls(client)
     result = wrk(port, args, seconds, ids)
     if name.startswith("ingest"):
         queued = settled_count(client) - before
+        result["waits"] = wait_calls(client) - waits_before
         # A job per accepted request; at most one in-flight request per connection may land extra.
         result["queued"] = queued
         result["queue_check"] = result["accepted"] <= queued <= result["accepted"] + args.connections
@@ -182,7 +189,9 @@ def compare_replica_wait(args: argparse.Namespace) -> dict[str, Any]:
         runs = alternate(args, servers, ports)
     finally:
         group.stop()
-    return summarise(runs, args, ("ingest-wait", "ingest-nowait"))
+    # How many enqueues one WAIT covered: the batching that keeps the wait cheap.
+    per_wait = [r["queued"] / r["waits"] for r in runs["ingest-wait"] if r["waits"]]
+    return summarise(runs, args, ("ingest-wait", "ingest-nowait")) | {"enqueues_per_wait": per_wait}
 
 
 def alternate(
