@@ -174,7 +174,9 @@ class RedisPipe:
     async def _primary(self) -> Address:
         if not self._sentinels:
             return self._address["host"], self._address["port"]
-        return await discover_primary(self._sentinels, self._master_name, self.timeout_s)
+        # One sentinel that hangs must leave the others time within the connection's own timeout.
+        each_s = self.timeout_s / (len(self._sentinels) + 1)
+        return await discover_primary(self._sentinels, self._master_name, each_s)
 
     def forget(self, connection: PipeConnection) -> None:
         """A closed connection leaves the pool; the next flush opens a new one."""

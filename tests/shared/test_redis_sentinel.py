@@ -3,9 +3,11 @@ RedisPipe (discovery before each connection; READONLY closes it), redis-py and a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import cast
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -124,6 +126,26 @@ async def test_a_readonly_reply_closes_the_connection(group: SentinelGroup) -> N
         assert await pipe.call(pack_command(b"CLIENT", b"ID")) != before  # a new connection
     finally:
         await pipe.aclose()
+
+
+async def test_a_silent_sentinel_costs_only_its_share_of_the_timeout(ha_settings: Settings) -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept_and_say_nothing(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    silent = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    first_silent = (f"127.0.0.1:{port}", *ha_settings.redis_sentinels)
+    pipe = pipe_for(msgspec.structs.replace(ha_settings, redis_sentinels=first_silent), timeout_s=1.0)
+    try:
+        assert await pipe.call(pack_command(b"PING")) == b"PONG"
+    finally:
+        await pipe.aclose()
+        for writer in held:
+            writer.close()
+        silent.close()
+        await silent.wait_closed()
 
 
 async def test_the_pipe_follows_a_failover(pipe: RedisPipe, group: SentinelGroup) -> None:
