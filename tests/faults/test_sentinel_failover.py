@@ -8,21 +8,28 @@ as a supervisor would, and the sentinels make it a replica of the new primary. W
 and RINGREADY_REDIS_WAIT_REPLICAS=1 (the default) the ingest answers 503 until then, since no
 replica could acknowledge a write; with two, the one left acknowledges as soon as the failover is
 over (docs/operations.md, "Redis high availability").
+
+On one machine a replica trails by far less than a kill takes, so that test passes without the
+WAIT too; the second one makes the replica lag for certain (its link cut before the kill) and
+shows the loss the WAIT prevents.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pytest
+import redis
 
 from ops.embedded import free_port, port_open
 from ops.embedded.sentinel import SentinelGroup
@@ -60,6 +67,13 @@ class Stream:
     def accepted(self, since: float = 0.0) -> set[str]:
         return {call_id for when, call_id, status in self.answers if status == 202 and when >= since}
 
+    def answered(self, since: float) -> list[str]:
+        return [call_id for when, call_id, _ in self.answers if when >= since]
+
+
+async def _at_least(items: Sized, count: int) -> bool:
+    return len(items) >= count
+
 
 @pytest.fixture(params=[1, 2], ids=["one-replica", "two-replicas"])
 def group(request: pytest.FixtureRequest) -> Iterator[SentinelGroup]:
@@ -68,31 +82,42 @@ def group(request: pytest.FixtureRequest) -> Iterator[SentinelGroup]:
         yield made
 
 
-@pytest.fixture
-async def services(
-    settings: Settings, agent_id: int, group: SentinelGroup, tmp_path: Path
-) -> AsyncIterator[str]:
-    """Ingest and worker processes that know only the sentinels; yields ingest's base URL."""
+@contextlib.asynccontextmanager
+async def _running(
+    settings: Settings, group: SentinelGroup, logs: Path, **env: str
+) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Ingest and worker processes that know only the sentinels: ingest's base URL, the worker."""
     port = free_port()
-    env = service_env(
+    environ = service_env(
         settings,
         RINGREADY_INGEST_PORT=str(port),
         RINGREADY_REDIS_URL="redis://",
         RINGREADY_REDIS_SENTINELS=group.sentinel_addresses,
+        **env,
     )
     started: list[subprocess.Popen[bytes]] = []
     try:
-        started.append(start_service("services.ingest", env, tmp_path / "ingest.log"))
-        started.append(start_service("services.worker", env, tmp_path / "worker.log"))
+        started.append(start_service("services.ingest", environ, logs / "ingest.log"))
+        started.append(start_service("services.worker", environ, logs / "worker.log"))
 
         async def ingest_up() -> bool:
             return port_open("127.0.0.1", port)
 
         await eventually(ingest_up, 30, "ingest to listen")
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", started[1]
     finally:
         for process in started:
+            process.send_signal(signal.SIGCONT)  # a test may have left it stopped
             stop(process)
+
+
+@pytest.fixture
+async def services(
+    settings: Settings, agent_id: int, group: SentinelGroup, tmp_path: Path
+) -> AsyncIterator[str]:
+    """Ingest and worker processes that know only the sentinels; yields ingest's base URL."""
+    async with _running(settings, group, tmp_path) as (base_url, _):
+        yield base_url
 
 
 async def _stored(database_url: str) -> list[str]:
@@ -160,3 +185,58 @@ async def test_primary_killed_mid_stream(settings: Settings, group: SentinelGrou
     assert accepted - set(stored) == set()  # lost = 0
     assert len(stored) == len(set(stored))  # doubled = 0
     assert await count_rows(settings.database_url, "dead_letters") == 0
+
+
+def _cut_replication(group: SentinelGroup) -> None:
+    """Disconnect the replica and keep it out (a wrong masterauth fails its reconnects): from now
+    on, writes exist on the primary only, as behind a slow link or a busy replica."""
+    primary = group.primary()
+    replica = next(node for node in group.nodes if node is not primary)
+    if primary is None:
+        raise AssertionError("no sentinel names a primary")
+    with redis.Redis(port=replica.port) as client:
+        client.config_set("masterauth", "not-the-password")
+    with redis.Redis(port=primary.port) as client:
+        client.client_kill_filter(_type="slave")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wait_replicas", [1, 0], ids=["wait", "no-wait"])
+async def test_a_failover_to_a_replica_that_lagged(
+    settings: Settings, agent_id: int, tmp_path: Path, wait_replicas: int
+) -> None:
+    """With WAIT, nothing answered 2xx while the replica lagged: lost = 0. Without, the 2xx of that
+    window are lost with the primary: the failure the WAIT exists for, shown to be real."""
+    with running_group(replicas=1) as group:
+        env = {"RINGREADY_REDIS_WAIT_REPLICAS": str(wait_replicas)}
+        async with (
+            _running(settings, group, tmp_path, **env) as (base_url, worker),
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+        ):
+            stream = Stream(base_url)
+            senders = [asyncio.create_task(stream.send(session)) for _ in range(SENDERS)]
+            try:
+                await eventually(lambda: _at_least(stream.accepted(), 50), 60, "the first webhooks")
+                worker.send_signal(signal.SIGSTOP)  # what is queued from now on stays queued
+                cut_at = time.monotonic()
+                await asyncio.to_thread(_cut_replication, group)
+                await eventually(lambda: _at_least(stream.answered(cut_at), 8), 30, "answers while cut off")
+                killed_at, failover_s = await _kill_primary_and_restart_it(group)
+                worker.send_signal(signal.SIGCONT)
+                back = killed_at + failover_s
+                await eventually(lambda: _at_least(stream.accepted(back), 50), RESUME_WITHIN_S, "2xx again")
+            finally:
+                stream.stopping.set()
+                await asyncio.gather(*senders)
+            accepted = stream.accepted()
+            # Lost if anything: acknowledged after the cut and before the new primary took over.
+            exposed = stream.accepted(cut_at) - stream.accepted(back)
+            print(f"WAIT {wait_replicas}: {len(exposed)} webhooks answered 2xx while the replica was cut off")
+            must_be_stored = accepted if wait_replicas else accepted - exposed
+
+            async def stored() -> bool:
+                return must_be_stored <= set(await _stored(settings.database_url))
+
+            await eventually(stored, STORED_WITHIN_S, f"{len(must_be_stored)} accepted webhooks to be stored")
+            if not wait_replicas:  # the no-WAIT ingest acknowledged jobs only the old primary held
+                assert exposed - set(await _stored(settings.database_url))
