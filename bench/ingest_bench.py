@@ -6,6 +6,10 @@ alternating, each request a distinct Vapi end-of-call report signed with the HMA
 must cover every 2xx. Usage (see docs/BENCHMARKS.md):
 
     .venv/bin/python -m bench.ingest_bench [--runs 5] [--seconds 8] [--connections 64] [--processes 1]
+
+`--replica-wait` prices the replica acknowledgement instead: a primary, one replica and three
+sentinels, and two ingest servers found through the sentinels, one waiting for the replica
+(`WAIT 1`) and one not, measured alternately.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any, cast
 import redis
 
 from ops.embedded import free_port, port_open, valkey_server
+from ops.embedded.sentinel import sentinel_group
 
 BENCH = Path(__file__).resolve().parent
 SAMPLE = BENCH.parent / "tests" / "fixtures" / "vapi-end-of-call-report.json"
@@ -110,15 +115,22 @@ def settled_count(client: redis.Redis, timeout: float = 10.0) -> int:
     return last
 
 
+def wait_calls(client: redis.Redis) -> int:
+    """WAIT commands the server has run (`--replica-wait`'s batching)."""
+    stats = cast(dict[str, Any], client.info("commandstats"))  # the sync client: never an awaitable
+    return int(stats.get("cmdstat_wait", {}).get("calls", 0))
+
+
 def measure(name: str, port: int, args: argparse.Namespace, seconds: int, tag: str) -> dict[str, Any]:
     """One run against one server, with the queue check for ingest."""
     ids = args.root / f"{tag}.ids"
     write_requests(ids, int(MAX_RATE * seconds) + 1000, tag)
     client = redis.Redis.from_url(args.redis_url)
-    before = settled_count(client)
+    before, waits_before = settled_count(client), wait_calls(client)
     result = wrk(port, args, seconds, ids)
-    if name == "ingest":
+    if name.startswith("ingest"):
         queued = settled_count(client) - before
+        result["waits"] = wait_calls(client) - waits_before
         # A job per accepted request; at most one in-flight request per connection may land extra.
         result["queued"] = queued
         result["queue_check"] = result["accepted"] <= queued <= result["accepted"] + args.connections
@@ -148,16 +160,46 @@ def ingest_env(redis_url: str, port: int, processes: int, log_level: str) -> dic
 
 
 def compare(args: argparse.Namespace) -> dict[str, Any]:
-    """Both servers up, a warm-up each, then `runs` alternating measurements."""
+    """The ingest against the bare handler."""
     ports = {"bare": free_port(), "ingest": free_port()}
     bare_argv = [sys.executable, "-m", "bench.ingest_bench", "--bare", str(ports["bare"])]
     bare_argv += ["--processes", str(args.processes)]
     env = ingest_env(args.redis_url, ports["ingest"], args.processes, args.log_level)
-    servers = [
-        serve(bare_argv, dict(os.environ), ports["bare"]),
-        serve([sys.executable, "-m", "services.ingest"], env, ports["ingest"]),
-    ]
-    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "ingest": []}
+    servers = {
+        "bare": (bare_argv, dict(os.environ)),
+        "ingest": ([sys.executable, "-m", "services.ingest"], env),
+    }
+    return summarise(alternate(args, servers, ports), args, ("ingest", "bare"))
+
+
+def compare_replica_wait(args: argparse.Namespace) -> dict[str, Any]:
+    """The ingest through sentinels, with and without waiting for the replica's acknowledgement."""
+    ports = {"ingest-wait": free_port(), "ingest-nowait": free_port()}
+    group = sentinel_group(args.root, replicas=1)
+    group.start()
+    try:
+        args.redis_url = group.nodes[0].url  # the primary: nothing fails over during the bench
+        servers = {}
+        for name, replicas in (("ingest-wait", "1"), ("ingest-nowait", "0")):
+            env = ingest_env("redis://", ports[name], args.processes, args.log_level) | {
+                "RINGREADY_REDIS_SENTINELS": group.sentinel_addresses,
+                "RINGREADY_REDIS_WAIT_REPLICAS": replicas,
+            }
+            servers[name] = ([sys.executable, "-m", "services.ingest"], env)
+        runs = alternate(args, servers, ports)
+    finally:
+        group.stop()
+    # How many enqueues one WAIT covered: the batching that keeps the wait cheap.
+    per_wait = [r["queued"] / r["waits"] for r in runs["ingest-wait"] if r["waits"]]
+    return summarise(runs, args, ("ingest-wait", "ingest-nowait")) | {"enqueues_per_wait": per_wait}
+
+
+def alternate(
+    args: argparse.Namespace, servers: dict[str, tuple[list[str], dict[str, str]]], ports: dict[str, int]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every server up, a warm-up each, then `runs` rounds measuring each in turn."""
+    processes = [serve(argv, env, ports[name]) for name, (argv, env) in servers.items()]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     try:
         for name, port in ports.items():
             measure(name, port, args, 2, f"warm-{name}")
@@ -165,29 +207,36 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
             for name, port in ports.items():
                 runs[name].append(measure(name, port, args, args.seconds, f"run{n}-{name}"))
     finally:
-        for process in servers:
+        for process in processes:
             process.terminate()
             process.wait(30)
-    return summarise(runs, args)
+    return runs
 
 
-def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> dict[str, Any]:
-    """Medians per server, the ratio of medians, and the per-run ratios."""
+def summarise(
+    runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, pair: tuple[str, str]
+) -> dict[str, Any]:
+    """Medians per server, the ratio of medians (pair[0] over pair[1]), and the per-run ratios."""
     medians = {
         name: {key: statistics.median(r[key] for r in rs) for key in ("accepted_per_s", "p50_ms", "p99_ms")}
         for name, rs in runs.items()
     }
-    pairs = zip(runs["ingest"], runs["bare"], strict=True)
-    ratios = [round(i["accepted_per_s"] / b["accepted_per_s"], 3) for i, b in pairs]
-    setup = ("runs", "seconds", "connections", "threads", "processes", "log_level")
+    top, bottom = pair
+    ratios = [
+        round(t["accepted_per_s"] / b["accepted_per_s"], 3)
+        for t, b in zip(runs[top], runs[bottom], strict=True)
+    ]
+    setup = ("runs", "seconds", "connections", "threads", "processes", "log_level", "replica_wait")
     return {
         "setup": {key: getattr(args, key) for key in setup} | {"cpus": os.cpu_count()},
         "median": medians,
-        "ingest_over_bare": round(medians["ingest"]["accepted_per_s"] / medians["bare"]["accepted_per_s"], 3),
+        f"{top}_over_{bottom}": round(medians[top]["accepted_per_s"] / medians[bottom]["accepted_per_s"], 3),
         # Runs alternate, so each pair shares the machine's conditions; their median is steadier.
         "median_per_run_ratio": statistics.median(ratios),
         "per_run_ratio": ratios,
-        "every_accepted_request_queued": all(r["queue_check"] for r in runs["ingest"]),
+        "every_accepted_request_queued": all(
+            r["queue_check"] for n, rs in runs.items() if n != "bare" for r in rs
+        ),
         "non_2xx": {name: sum(r["non_2xx"] + r["socket_errors"] for r in rs) for name, rs in runs.items()},
         "runs": runs,
     }
@@ -204,10 +253,15 @@ def main() -> None:
     # "warning" drops the per-request log line: an experiment to price it, not the service as run.
     parser.add_argument("--log-level", default="info", choices=("info", "warning"))
     parser.add_argument("--bare", type=int)
+    parser.add_argument("--replica-wait", action="store_true", help="WAIT 1 against no WAIT, via sentinels")
     args = parser.parse_args()
     if args.bare:
         return run_bare(args.bare, args.processes)
     args.root = Path(tempfile.mkdtemp(prefix="ringready-bench-"))
+    if args.replica_wait:
+        results = compare_replica_wait(args)
+        print(json.dumps(results, indent=2))
+        sys.exit(verdict(results, target=None))
     valkey = valkey_server(args.root)
     valkey.start()
     try:
@@ -219,15 +273,17 @@ def main() -> None:
     sys.exit(verdict(results))
 
 
-def verdict(results: dict[str, Any]) -> int:
-    """Say whether the target is met; exit status 1 if not, or if any accepted request was lost."""
+def verdict(results: dict[str, Any], target: float | None = TARGET_RATIO) -> int:
+    """Say whether the target (if any) is met; exit status 1 if not, or if any accepted request
+    was lost."""
     ratio = results["median_per_run_ratio"]
-    met = "meets" if ratio >= TARGET_RATIO else "MISSES"
-    print(f"median per-run ratio {ratio} {met} the {TARGET_RATIO} target", file=sys.stderr)
+    if target is not None:
+        met = "meets" if ratio >= target else "MISSES"
+        print(f"median per-run ratio {ratio} {met} the {target} target", file=sys.stderr)
     if not results["every_accepted_request_queued"] or any(results["non_2xx"].values()):
         print("FAILED: a 2xx without its job, or a non-2xx answer", file=sys.stderr)
         return 1
-    return 0 if ratio >= TARGET_RATIO else 1
+    return 0 if target is None or ratio >= target else 1
 
 
 if __name__ == "__main__":

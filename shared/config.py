@@ -32,6 +32,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     database_read_url: str = ""
     redis_url: str = ""
     data_dir: str = ".ringready"
+    # Redis high availability (docs/operations.md): with sentinels (host:port, ...) every client
+    # asks them for the primary named `redis_sentinel_master`; redis_url then gives only the
+    # password and database. Empty: redis_url's server, as is.
+    redis_sentinels: tuple[str, ...] = ()
+    redis_sentinel_master: str = "ringready"
+    # With sentinels: replicas that must hold an enqueue before the ingest's 2xx (WAIT), and how
+    # long to wait for them before answering 503. 0: no wait (an acked job can vanish in a failover).
+    redis_wait_replicas: Annotated[int, msgspec.Meta(ge=0)] = 1
+    redis_wait_timeout_ms: PositiveInt = 1000
 
     # HTTP services.
     api_host: str = "127.0.0.1"
@@ -91,6 +100,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError("pg_pool_min must not exceed pg_pool_max")
         if self.default_plan not in self.plans:
             raise ValueError(f"default_plan {self.default_plan!r} is not one of plans")
+        for address in self.redis_sentinels:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{PREFIX}REDIS_SENTINELS: expected host:port, got {address!r}")
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """redis_sentinels as (host, port) pairs; empty without sentinels."""
+        return [(host, int(port)) for host, _, port in (a.rpartition(":") for a in self.redis_sentinels)]
 
 
 _LIST_FIELDS = frozenset(

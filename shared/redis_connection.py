@@ -2,23 +2,59 @@
 
 hiredis parses the replies in `data_received`, which resolves the callers' futures directly: no
 task sits between Redis and the caller. A batch not fully answered within the pipe's timeout
-closes the connection, and every caller still waiting gets the error.
+closes the connection, and every caller still waiting gets the error; so does a reply saying the
+server is no longer the primary (after a failover), so that the pipe's next connection finds the
+new one.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any, Protocol, cast
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol, cast
 
 import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from shared.redis_sentinel import NOT_PRIMARY_REPLIES
 
 # One command awaiting its reply: the caller's future (None for our own handshake commands), the
 # command (kept to resend it once after NOSCRIPT), and whether it was already resent.
 _Waiting = tuple["asyncio.Future[Any] | None", bytes, bool]
+
+Batch = list[tuple[bytes, "asyncio.Future[Any]"]]
+
+
+class Barrier(NamedTuple):
+    """A command sent after every batch on the batch's connection (the ingest's WAIT): the batch's
+    callers get their replies only once it has answered, and `check` raises (a RedisError, for all
+    of them) when its reply says the batch is not safe yet."""
+
+    command: bytes
+    check: Callable[[Any], None]
+
+
+def answer_behind(barrier: Barrier, gate: asyncio.Future[Any], batch: Batch, replies: Batch) -> None:
+    """The barrier answered: give each caller its own reply, or the barrier's failure."""
+    failure = gate.exception()
+    if failure is None:
+        try:
+            barrier.check(gate.result())
+        except RedisError as exc:
+            failure = exc
+    for (_, caller), (_, reply) in zip(batch, replies, strict=True):
+        own_error = reply.exception() if reply.done() else None  # also marks it retrieved
+        if caller.done():  # the caller gave up (cancelled)
+            continue
+        if own_error is not None:
+            caller.set_exception(own_error)
+        elif failure is not None or not reply.done():  # not done: resent after NOSCRIPT, uncovered
+            caller.set_exception(failure or RedisConnectionError("the barrier did not cover this command"))
+        else:
+            caller.set_result(reply.result())
 
 
 class ConnectionOwner(Protocol):
@@ -104,6 +140,9 @@ class PipeConnection(asyncio.Protocol):
                 self._reload_and_resend(future, command)  # NOSCRIPT ran nothing: resending is safe
             elif not future.done():  # a caller that gave up has cancelled its future
                 future.set_exception(reply)
+            if str(reply).startswith(NOT_PRIMARY_REPLIES):
+                self.fail(RedisConnectionError(f"Redis is not the primary: {reply}"))
+                return False
         elif future is not None and not future.done():
             future.set_result(reply)
         return True

@@ -7,6 +7,11 @@ commands of one event-loop tick leave in one write per connection (this is the o
 Redis commands are batched by tick; a caller that groups its own work, like the API's limiter,
 asks `defer()` to be called just before that write). shared/redis_connection.py parses the
 replies. Everything else in the code base uses redis-py.
+
+With sentinels configured the pipe asks them for the primary before each connection it opens
+(shared/redis_sentinel.py); a connection lost, or a READONLY/MASTERDOWN reply, closes it, so the
+next one follows a failover. A `Barrier` (the ingest's WAIT for replicas) is written after each
+batch on the batch's connection, and the batch's callers are answered only after its reply.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from typing import Any
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from shared.redis_connection import PipeConnection
+from shared.config import Settings
+from shared.redis_connection import Barrier, Batch, PipeConnection, answer_behind
+from shared.redis_sentinel import Address, discover_primary
 
 # Redis reads a client's socket 16 KiB at a time per event-loop turn, and under appendfsync always
 # it fsyncs once per turn. A tick's commands are spread over the connections in chunks of this size
@@ -42,11 +49,20 @@ class RedisPipe:
     (ResponseError), a lost or refused connection (redis ConnectionError), or no complete answer
     within `timeout_s` (redis TimeoutError; the connection is then closed and reopened on the next
     call). `scripts` are loaded on every new connection, and an EVALSHA answered NOSCRIPT is
-    resent once after loading them again.
+    resent once after loading them again. With `sentinels`, the URL gives only credentials and
+    database: the host is the primary the sentinels name for `master_name`.
     """
 
     def __init__(
-        self, url: str, *, timeout_s: float, connections: int = 1, scripts: tuple[bytes, ...] = ()
+        self,
+        url: str,
+        *,
+        timeout_s: float,
+        connections: int = 1,
+        scripts: tuple[bytes, ...] = (),
+        sentinels: list[Address] | None = None,
+        master_name: str = "",
+        barrier: Barrier | None = None,
     ) -> None:
         options: dict[str, Any] = dict(parse_url(url))
         self.timeout_s = timeout_s
@@ -58,6 +74,9 @@ class RedisPipe:
         self._address.setdefault("host", "localhost")
         self._address.setdefault("port", 6379)
         self._tls = options.get("connection_class") is SSLConnection
+        self._sentinels = sentinels or []
+        self._master_name = master_name
+        self._barrier = barrier
         self._size = connections
         self._connections: list[PipeConnection] = []
         self._buffer: list[tuple[bytes, asyncio.Future[Any]]] = []
@@ -114,12 +133,23 @@ class RedisPipe:
         for command, future in buffer:
             # A chunk closes before it would pass CHUNK_BYTES: one read by Redis takes all of it.
             if batch and size + len(command) > CHUNK_BYTES and len(connections) > 1:
-                connections.pop(0).send(batch)
+                self._send(connections.pop(0), batch)
                 batch, size = [], 0
             batch.append((command, future))
             size += len(command)
         if batch:
-            connections[0].send(batch)
+            self._send(connections[0], batch)
+
+    def _send(self, connection: PipeConnection, batch: Batch) -> None:
+        if self._barrier is None:
+            connection.send(batch)
+            return
+        # The connection answers futures of our own; the callers' wait for the barrier's reply.
+        barrier = self._barrier
+        replies = [(command, self.future()) for command, _ in batch]
+        gate = self.future()
+        gate.add_done_callback(lambda _: answer_behind(barrier, gate, batch, replies))
+        connection.send([*replies, (barrier.command, gate)])
 
     def _open(self) -> PipeConnection:
         connection = PipeConnection(self)
@@ -135,11 +165,18 @@ class RedisPipe:
                 if "path" in self._address:
                     await loop.create_unix_connection(lambda: connection, self._address["path"])
                 else:
-                    host, port = self._address["host"], self._address["port"]
+                    host, port = await self._primary()
                     tls = ssl.create_default_context() if self._tls else None
                     await loop.create_connection(lambda: connection, host, port, ssl=tls)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, RedisConnectionError) as exc:
             connection.fail(RedisConnectionError(f"cannot connect to Redis: {exc!r}"))
+
+    async def _primary(self) -> Address:
+        if not self._sentinels:
+            return self._address["host"], self._address["port"]
+        # One sentinel that hangs must leave the others time within the connection's own timeout.
+        each_s = self.timeout_s / (len(self._sentinels) + 1)
+        return await discover_primary(self._sentinels, self._master_name, each_s)
 
     def forget(self, connection: PipeConnection) -> None:
         """A closed connection leaves the pool; the next flush opens a new one."""
@@ -159,6 +196,26 @@ class RedisPipe:
         for connection in list(self._connections):
             connection.fail(closed)
         self._connections.clear()
+
+
+def pipe_for(
+    settings: Settings,
+    *,
+    timeout_s: float,
+    connections: int = 1,
+    scripts: tuple[bytes, ...] = (),
+    barrier: Barrier | None = None,
+) -> RedisPipe:
+    """A pipe to the configured Redis: redis_url's server, or the sentinels' primary."""
+    return RedisPipe(
+        settings.redis_url or "redis://",
+        timeout_s=timeout_s,
+        connections=connections,
+        scripts=scripts,
+        sentinels=settings.sentinel_addresses,
+        master_name=settings.redis_sentinel_master,
+        barrier=barrier,
+    )
 
 
 def _auth_and_select(options: dict[str, Any]) -> list[bytes]:

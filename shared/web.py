@@ -13,7 +13,8 @@ from aiohttp import web
 from shared.config import Settings
 from shared.db.pool import create_pool, create_statement_pool
 from shared.db.statement_pool import Queryable, StatementPool
-from shared.redis_pipe import RedisPipe, pack_command
+from shared.redis_pipe import RedisPipe, pack_command, pipe_for
+from shared.redis_sentinel import sentinel_client
 
 settings_key = web.AppKey("settings", Settings)
 statements_key = web.AppKey("statements", StatementPool)  # the API's connections (one statement each)
@@ -66,16 +67,19 @@ async def lazy_pg_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def redis_client(settings: Settings, **overrides: Any) -> aioredis.Redis:
-    """A redis.asyncio client for settings.redis_url (hiredis parses replies when installed)."""
+    """A redis.asyncio client for settings.redis_url, or for the primary the sentinels name
+    (hiredis parses replies when installed)."""
     options: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30}
     options.update(overrides)
+    if settings.redis_sentinels:
+        return sentinel_client(settings, options)
     client: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, **options)
     return client
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     """A pipelined Redis connection for /readyz, opened on its first PING."""
-    pipe = RedisPipe(app[settings_key].redis_url, timeout_s=READY_TIMEOUT_S)
+    pipe = pipe_for(app[settings_key], timeout_s=READY_TIMEOUT_S)
     app[redis_key] = pipe
     yield
     await pipe.aclose()

@@ -1,4 +1,5 @@
-"""The ingest side of the queue: EVALSHAs pipelined over a few dedicated connections, a bounded wait."""
+"""The ingest side of the queue: EVALSHAs pipelined over a few dedicated connections, a bounded wait;
+with sentinels, a WAIT for the replicas behind each batch, so that a 2xx survives a failover."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from shared.config import Settings
 from shared.errors import Unavailable
 from shared.models import QueuedEvent
 from shared.queue import ENQUEUE_LUA, enqueue_command, event_job
-from shared.redis_pipe import RedisPipe
+from shared.redis_connection import Barrier
+from shared.redis_pipe import RedisPipe, pack_command, pipe_for
 from shared.web import queue_key, settings_key
 
 log = structlog.get_logger(__name__)
@@ -26,9 +28,35 @@ RETRY_AFTER_S = "5"
 CONNECTIONS = 4
 
 
+class ReplicasBehind(RedisError):
+    """WAIT answered fewer replicas than required: the job may be on the primary only."""
+
+
+def replica_barrier(settings: Settings) -> Barrier | None:
+    """`WAIT <replicas> <ms>` after each batch of enqueues, when sentinels (so replicas) are set.
+
+    WAIT covers every earlier write of its connection, so one per batch covers all of its jobs,
+    and it costs one replica round trip on the same write, not another client round trip.
+    """
+    wanted = settings.redis_wait_replicas
+    if not settings.redis_sentinels or not wanted:
+        return None
+
+    def check(acknowledged: int) -> None:
+        if acknowledged < wanted:
+            raise ReplicasBehind(f"{acknowledged} of {wanted} replicas acknowledged the enqueue")
+
+    return Barrier(pack_command(b"WAIT", b"%d" % wanted, b"%d" % settings.redis_wait_timeout_ms), check)
+
+
 def queue_pipe(settings: Settings, timeout_s: float = ENQUEUE_TIMEOUT_S) -> RedisPipe:
     """The process's queue writer; no I/O until the first enqueue (the app starts while Redis is down)."""
-    return RedisPipe(settings.redis_url, timeout_s=timeout_s, connections=CONNECTIONS, scripts=(ENQUEUE_LUA,))
+    barrier = replica_barrier(settings)
+    if barrier is not None:  # the WAIT's own timeout must not count against Redis answering
+        timeout_s += settings.redis_wait_timeout_ms / 1000
+    return pipe_for(
+        settings, timeout_s=timeout_s, connections=CONNECTIONS, scripts=(ENQUEUE_LUA,), barrier=barrier
+    )
 
 
 async def queue_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -34,8 +34,19 @@ def encode_event(event: QueuedEvent) -> bytes:
 
 
 def redis_settings(settings: Settings) -> RedisSettings:
-    """arq's connection settings from our URL."""
-    return RedisSettings.from_dsn(settings.redis_url)
+    """arq's connection settings from our URL; with sentinels, arq asks them for the primary
+    (redis-py's Sentinel) and the URL gives only the credentials and the database."""
+    if not settings.redis_sentinels:
+        return RedisSettings.from_dsn(settings.redis_url)
+    url = RedisSettings.from_dsn(settings.redis_url or "redis://")
+    return RedisSettings(
+        host=settings.sentinel_addresses,
+        sentinel=True,
+        sentinel_master=settings.redis_sentinel_master,
+        database=url.database,
+        username=url.username,
+        password=url.password,
+    )
 
 
 async def create_arq_pool(settings: Settings, **overrides: Any) -> ArqRedis:

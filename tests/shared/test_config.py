@@ -67,3 +67,15 @@ def test_settings_are_frozen() -> None:
 def test_edge_deadlines_default_to_the_documented_values() -> None:
     settings = Settings()
     assert (settings.header_timeout_s, settings.body_timeout_s, settings.keepalive_timeout_s) == (10, 30, 75)
+
+
+def test_sentinels_are_host_port_pairs() -> None:
+    settings = from_env({"RINGREADY_REDIS_SENTINELS": "10.0.0.1:26379, sentinel-b:26380"})
+    assert settings.sentinel_addresses == [("10.0.0.1", 26379), ("sentinel-b", 26380)]
+    assert Settings().sentinel_addresses == []
+
+
+@pytest.mark.parametrize("address", ["sentinel-a", ":26379", "sentinel-a:port", "sentinel-a:70000"])
+def test_a_malformed_sentinel_address_stops_start_up_naming_it(address: str) -> None:
+    with pytest.raises(ConfigError, match=f"RINGREADY_REDIS_SENTINELS: expected host:port, got '{address}'"):
+        from_env({"RINGREADY_REDIS_SENTINELS": address})

@@ -21,7 +21,7 @@ from shared.config import Settings
 from shared.db.api_keys import touch_keys
 from shared.db.statement_pool import StatementPool
 from shared.keys import KEYS_CHANGED_CHANNEL
-from shared.redis_pipe import RedisPipe
+from shared.redis_pipe import pipe_for
 from shared.web import redis_client, redis_key, settings_key, statements_key
 
 log = structlog.get_logger(__name__)
@@ -104,7 +104,7 @@ async def redis_pipe_ctx(app: web.Application) -> AsyncIterator[None]:
     """The API's pipelined Redis connection: the limiter's (its timeout, its script) and /readyz's."""
     settings = app[settings_key]
     timeout_s = settings.rate_limit_timeout_ms / 1000
-    pipe = RedisPipe(settings.redis_url, timeout_s=timeout_s, scripts=(WINDOW_SCRIPT,))
+    pipe = pipe_for(settings, timeout_s=timeout_s, scripts=(WINDOW_SCRIPT,))
     app[redis_key] = pipe
     yield
     await pipe.aclose()
