@@ -201,6 +201,7 @@ def _cut_replication(group: SentinelGroup) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # the sum of its bounded waits; 19-36 s on a quiet machine
 @pytest.mark.parametrize("wait_replicas", [1, 0], ids=["wait", "no-wait"])
 async def test_a_failover_to_a_replica_that_lagged(
     settings: Settings, agent_id: int, tmp_path: Path, wait_replicas: int
