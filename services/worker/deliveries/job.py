@@ -1,0 +1,75 @@
+"""The deliver_webhook job: one attempt at one leased delivery, recorded with its outcome.
+
+The job never raises: whatever happens to the POST becomes an attempt in the log. If recording
+fails (Postgres gone), the lease simply expires and the dispatcher hands the delivery out again:
+the receiver may then see the same webhook-id twice, which is what at-least-once means.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from arq.worker import Function, func
+
+from services.worker.deliveries.send import TIMEOUT_S, Sent, send
+from services.worker.deliveries.state import DELIVERIES_CTX, Deliveries
+from shared.db.webhook_deliveries import delivery_to_send, record_attempt
+from shared.webhooks.schedule import retry_delay_s
+
+log = structlog.get_logger(__name__)
+
+DELIVER_WEBHOOK_JOB = "deliver_webhook"
+# The POST's own timeout plus room to read the delivery and record the attempt.
+JOB_TIMEOUT_S = TIMEOUT_S + 10
+
+
+def job_id(delivery_id: int, attempts: int) -> str:
+    """One id per delivery and attempt: re-enqueueing the same attempt is refused while it waits."""
+    return f"webhook:{delivery_id}:{attempts}"
+
+
+async def deliver_webhook(ctx: dict[str, Any], delivery_id: int, attempts: int) -> str:
+    """Attempt number attempts + 1 of this delivery, unless another run already made it."""
+    deliveries: Deliveries = ctx[DELIVERIES_CTX]
+    settings = deliveries.settings
+    async with deliveries.pool.acquire() as conn:
+        delivery = await delivery_to_send(conn, delivery_id)
+    if delivery is None or delivery["status"] != "pending" or delivery["attempts"] != attempts:
+        return "stale"
+    sent = await send(deliveries.session, settings, delivery)
+    retry_at = _retry_at(sent, attempts + 1, settings.webhook_retry_scale)
+    async with deliveries.pool.acquire() as conn:
+        recorded = await record_attempt(
+            conn, delivery_id, attempts, sent.attempt,
+            retry_at=retry_at, disable_after_s=settings.webhook_disable_after_s,
+        )  # fmt: skip
+    outcome = _outcome(sent, retry_at) if recorded else "stale"
+    log.info(
+        "webhook_attempted", delivery_id=delivery_id, attempt=attempts + 1, outcome=outcome,
+        status_code=sent.attempt.status_code, latency_ms=sent.attempt.latency_ms, error=sent.attempt.error,
+    )  # fmt: skip
+    return outcome
+
+
+def _retry_at(sent: Sent, attempts_made: int, scale: float) -> datetime | None:
+    """When to try again after a failure; None after a success or the last scheduled attempt."""
+    code = sent.attempt.status_code
+    if code is not None and 200 <= code < 300:
+        return None
+    delay = retry_delay_s(attempts_made, scale=scale, retry_after_s=sent.retry_after_s)
+    return None if delay is None else sent.attempt.attempted_at + timedelta(seconds=delay)
+
+
+def _outcome(sent: Sent, retry_at: datetime | None) -> str:
+    code = sent.attempt.status_code
+    if code is not None and 200 <= code < 300:
+        return "succeeded"
+    return "retrying" if retry_at is not None else "failed"
+
+
+def deliver_webhook_function() -> Function:
+    """The job as arq registers it: no result kept, so the next attempt's job id is free at once
+    (the database, not the result, tells a finished attempt), and never retried by arq itself."""
+    return func(deliver_webhook, name=DELIVER_WEBHOOK_JOB, keep_result=0, timeout=JOB_TIMEOUT_S, max_tries=1)

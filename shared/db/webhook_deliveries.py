@@ -1,0 +1,168 @@
+"""All SQL for `webhook_deliveries` and `webhook_attempts` on the worker's side: fan events out to
+endpoints, lease the due deliveries to jobs, and record every attempt (docs/webhooks.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+# One dispatcher at a time across all worker processes: it keeps fan-out in commit order.
+DISPATCH_LOCK_SQL = "SELECT pg_try_advisory_xact_lock(0x52525748)"  # "RRWH"
+# Each undispatched event becomes one delivery per matching endpoint (a test event: its endpoint).
+FAN_OUT_SQL = """
+WITH claimed AS (
+    SELECT id, account_id, type, agent_id, subject, endpoint_id FROM webhook_events
+    WHERE dispatched_at IS NULL ORDER BY id LIMIT $1
+), fanned AS (
+    INSERT INTO webhook_deliveries (event_id, endpoint_id, subject)
+    SELECT e.id, w.id, e.subject
+    FROM claimed e JOIN webhook_endpoints w ON w.account_id = e.account_id AND w.enabled
+    WHERE CASE WHEN e.endpoint_id IS NOT NULL THEN w.id = e.endpoint_id
+          ELSE (cardinality(w.event_types) = 0 OR e.type = ANY(w.event_types))
+               AND (w.agent_id IS NULL OR w.agent_id = e.agent_id) END
+    ORDER BY e.id, w.id
+    ON CONFLICT DO NOTHING
+)
+UPDATE webhook_events SET dispatched_at = now() WHERE id IN (SELECT id FROM claimed)
+"""
+# Per enabled endpoint, the oldest due deliveries, as many as its cap leaves room for; a delivery
+# waits while an earlier one of the same subject (conversation, agent) to that endpoint is pending.
+LEASE_DUE_SQL = """
+WITH due AS (
+    SELECT x.id
+    FROM webhook_endpoints w
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM webhook_deliveries b
+        WHERE b.endpoint_id = w.id AND b.status = 'pending' AND b.leased_until > now()
+    ) busy
+    CROSS JOIN LATERAL (
+        SELECT d.id FROM webhook_deliveries d
+        WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+          AND (d.leased_until IS NULL OR d.leased_until <= now())
+          AND NOT EXISTS (
+              SELECT 1 FROM webhook_deliveries p
+              WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject
+                AND p.status = 'pending' AND p.event_id < d.event_id)
+        ORDER BY d.event_id
+        LIMIT greatest($2 - busy.n, 0)
+    ) x
+    WHERE w.enabled
+)
+UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $1)
+FROM due WHERE d.id = due.id
+RETURNING d.id, d.attempts
+"""
+# What a delivery job needs; status and attempts say whether the lease is still its own.
+DELIVERY_TO_SEND_SQL = """
+SELECT d.status, d.attempts, e.event_id, e.created_at, e.payload::text AS body, w.id AS endpoint_id,
+       w.url, w.secret,
+       CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret
+FROM webhook_deliveries d
+JOIN webhook_events e ON e.id = d.event_id
+JOIN webhook_endpoints w ON w.id = d.endpoint_id
+WHERE d.id = $1
+"""
+INSERT_ATTEMPT_SQL = """
+INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, response_body, error)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+# $3: the delivery's new status; $4: when to try again (pending only). Only the lease's own job
+# may record (attempts unchanged since it read them): a duplicate run records nothing.
+SETTLE_DELIVERY_SQL = """
+UPDATE webhook_deliveries SET
+    status = $3, attempts = attempts + 1, next_attempt_at = coalesce($4, next_attempt_at),
+    leased_until = NULL, updated_at = now()
+WHERE id = $1 AND attempts = $2 AND status = 'pending'
+RETURNING endpoint_id
+"""
+ENDPOINT_SUCCEEDED_SQL = (
+    "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL"
+)
+# A failure starts (or continues) the streak; a streak older than $2 seconds disables the endpoint.
+ENDPOINT_FAILED_SQL = """
+UPDATE webhook_endpoints SET
+    failing_since = coalesce(failing_since, now()),
+    enabled = enabled AND coalesce(failing_since, now()) > now() - make_interval(secs => $2),
+    disabled_reason = CASE WHEN coalesce(failing_since, now()) <= now() - make_interval(secs => $2)
+        THEN 'every delivery since ' || utc_iso8601(failing_since) || ' failed; last: ' || $3
+        ELSE disabled_reason END,
+    updated_at = now()
+WHERE id = $1 AND enabled
+RETURNING enabled
+"""
+# A disabled endpoint's pending deliveries fail now; they can be recovered once it is re-enabled.
+FAIL_PENDING_SQL = """
+UPDATE webhook_deliveries SET status = 'failed', leased_until = NULL, updated_at = now()
+WHERE endpoint_id = $1 AND status = 'pending'
+"""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at one delivery, as the log keeps it."""
+
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    response_body: str
+    error: str | None
+
+
+async def dispatch(
+    conn: Conn, *, fan_out_limit: int, lease_s: float, per_endpoint: int
+) -> list[asyncpg.Record]:
+    """Fan new events out and lease what is due: (id, attempts) rows to enqueue; [] if another
+    process is dispatching right now."""
+    async with conn.transaction():
+        if not await conn.fetchval(DISPATCH_LOCK_SQL):
+            return []
+        await conn.execute(FAN_OUT_SQL, fan_out_limit)
+        return await conn.fetch(LEASE_DUE_SQL, lease_s, per_endpoint)
+
+
+async def delivery_to_send(conn: Conn, delivery_id: int) -> asyncpg.Record | None:
+    """The delivery with its event's body and its endpoint's URL and valid secrets."""
+    return await conn.fetchrow(DELIVERY_TO_SEND_SQL, delivery_id)
+
+
+async def record_attempt(
+    conn: Conn,
+    delivery_id: int,
+    attempts_before: int,
+    attempt: Attempt,
+    *,
+    retry_at: datetime | None,
+    disable_after_s: float,
+) -> bool:
+    """Log the attempt and settle the delivery: succeeded (2xx), pending until retry_at, or failed.
+
+    A failure also runs the endpoint's failure window. False when the lease was not this job's."""
+    succeeded = attempt.status_code is not None and 200 <= attempt.status_code < 300
+    status = "succeeded" if succeeded else ("pending" if retry_at is not None else "failed")
+    async with conn.transaction():
+        endpoint_id = await conn.fetchval(SETTLE_DELIVERY_SQL, delivery_id, attempts_before, status, retry_at)
+        if endpoint_id is None:
+            return False
+        await conn.execute(
+            INSERT_ATTEMPT_SQL, delivery_id, attempt.attempted_at, attempt.status_code,
+            attempt.latency_ms, attempt.response_body, attempt.error,
+        )  # fmt: skip
+        if succeeded:
+            await conn.execute(ENDPOINT_SUCCEEDED_SQL, endpoint_id)
+        elif (
+            await conn.fetchval(ENDPOINT_FAILED_SQL, endpoint_id, disable_after_s, _reason(attempt)) is False
+        ):
+            await conn.execute(FAIL_PENDING_SQL, endpoint_id)
+    return True
+
+
+def _reason(attempt: Attempt) -> str:
+    """The last failure, in words, for disabled_reason."""
+    if attempt.status_code is not None:
+        return f"HTTP {attempt.status_code}"
+    return attempt.error or "no answer"
