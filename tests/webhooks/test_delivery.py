@@ -26,7 +26,11 @@ def _received(receiver: Receiver, n: int) -> Any:
 
 
 async def _settled(pg: asyncpg.Pool) -> bool:
-    return not await pg.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")
+    """Deliveries exist and none is pending."""
+    settled: bool = await pg.fetchval(
+        "SELECT count(*) > 0 AND count(*) FILTER (WHERE status = 'pending') = 0 FROM webhook_deliveries"
+    )
+    return settled
 
 
 async def test_one_signed_delivery_per_change(

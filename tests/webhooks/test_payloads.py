@@ -24,8 +24,9 @@ async def test_conversation_data_is_the_api_detail(
 ) -> None:
     await listener.endpoint()
     await store(pg, "call-detail", recording_url="https://rec.example/r.mp3")
-    await store(pg, "chat-detail", source="web_chat", channel="web_chat", agent_id=listener.agent_id,
-                to_number=None, device_type="mobile", origin_url="https://acme.test/", visitor_ip="203.0.113.9")  # fmt: skip
+    chat = {"source": "web_chat", "channel": "web_chat", "agent_id": listener.agent_id, "to_number": None}
+    web = {"device_type": "mobile", "origin_url": "https://a.test/", "visitor_ip": "203.0.113.9"}
+    await store(pg, "chat-detail", **chat, **web)
     key, _ = await make_key(pg, listener.account_id, ["read"])
     client = await aiohttp_client(create_app(settings))
     rows = await pg.fetch("SELECT subject, payload FROM webhook_events ORDER BY id")
