@@ -100,6 +100,14 @@ FAIL_PENDING_SQL = """
 UPDATE webhook_deliveries SET status = 'failed', leased_until = NULL, updated_at = now()
 WHERE endpoint_id = $1 AND status = 'pending'
 """
+# Retention (docs/webhooks.md): events, their deliveries and attempts go after RETENTION_DAYS, in
+# bounded batches so one pass never holds locks for long.
+RETENTION_DAYS = 30
+PRUNE_SQL = """
+DELETE FROM webhook_events WHERE id IN (
+    SELECT id FROM webhook_events WHERE created_at < now() - make_interval(days => $1) ORDER BY id LIMIT $2
+)
+"""
 
 
 @dataclass(frozen=True)
@@ -166,3 +174,9 @@ def _reason(attempt: Attempt) -> str:
     if attempt.status_code is not None:
         return f"HTTP {attempt.status_code}"
     return attempt.error or "no answer"
+
+
+async def prune(conn: Conn, *, older_than_days: int = RETENTION_DAYS, batch: int = 5000) -> int:
+    """Delete up to `batch` events past retention (their log goes with them); how many went."""
+    status: str = await conn.execute(PRUNE_SQL, older_than_days, batch)
+    return int(status.rsplit(" ", 1)[1])

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import asyncpg
 
+from shared.db.webhook_deliveries import prune
 from tests.webhooks.conftest import Listener, store
 from tests.worker.conftest import T0
 
@@ -47,3 +48,23 @@ async def test_payload_envelope_and_one_event_per_conversation(pg: asyncpg.Pool,
         assert set(payload) == {"id", "type", "timestamp", "data"}
         assert payload["id"] == row["event_id"] and payload["id"].startswith("msg_")
         assert payload["timestamp"].endswith("Z")
+
+
+async def test_retention_prunes_old_events_with_their_log(pg: asyncpg.Pool, listener: Listener) -> None:
+    endpoint = await listener.endpoint()
+    await store(pg, "call-old")
+    await store(pg, "call-new")
+    old_id, new_id = [r["id"] for r in await pg.fetch("SELECT id FROM webhook_events ORDER BY id")]
+    for event_id in (old_id, new_id):
+        await pg.execute(
+            "INSERT INTO webhook_deliveries (event_id, endpoint_id, subject) VALUES ($1, $2, 'x')",
+            event_id,
+            endpoint.id,
+        )
+    await pg.execute(
+        "UPDATE webhook_events SET created_at = now() - interval '31 days' WHERE id = $1", old_id
+    )
+    async with pg.acquire() as conn:
+        assert await prune(conn) == 1
+        assert await prune(conn) == 0
+    assert [r["event_id"] for r in await pg.fetch("SELECT event_id FROM webhook_deliveries")] == [new_id]

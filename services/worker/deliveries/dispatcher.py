@@ -19,11 +19,12 @@ from services.worker.deliveries.job import DELIVER_WEBHOOK_JOB, job_id
 from services.worker.deliveries.send import TIMEOUT_S
 from services.worker.deliveries.state import Deliveries
 from services.worker.retries import TRANSIENT_ERRORS
-from shared.db.webhook_deliveries import dispatch
+from shared.db.webhook_deliveries import dispatch, prune
 from shared.queue import enqueue_once
 
 log = structlog.get_logger(__name__)
 
+PRUNE_EVERY_S = 3600.0  # the retention sweep; every worker runs it, deleting twice is harmless
 FAN_OUT_LIMIT = 1000  # events per pass; the next pass takes the rest
 # A leased delivery is not handed out again for this long: the POST's timeout plus room for the
 # job to wait in the queue and record. A lost job's delivery is due again after it.
@@ -48,12 +49,26 @@ async def dispatch_once(deliveries: Deliveries, arq: ArqRedis) -> int:
     return enqueued
 
 
+async def prune_log(deliveries: Deliveries) -> int:
+    """The retention sweep: events past retention, with their deliveries and attempts."""
+    async with deliveries.pool.acquire() as conn:
+        pruned = await prune(conn)
+    if pruned:
+        log.info("webhook_log_pruned", events=pruned)
+    return pruned
+
+
 async def run(deliveries: Deliveries, arq: ArqRedis) -> None:
-    """Dispatch forever, every interval; an outage only skips passes."""
+    """Dispatch forever, every interval, and prune hourly; an outage only skips passes."""
     interval_s = deliveries.settings.webhook_dispatch_interval_ms / 1000
+    loop = asyncio.get_running_loop()
+    next_prune = loop.time() + interval_s  # not at once: a starting worker has enough to do
     while True:
         try:
             await dispatch_once(deliveries, arq)
+            if loop.time() >= next_prune:
+                next_prune = loop.time() + PRUNE_EVERY_S
+                await prune_log(deliveries)
         except TRANSIENT_ERRORS as err:
             log.warning("webhook_dispatch_failed", error=repr(err))
         except Exception:
