@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import asyncpg
 
@@ -50,7 +51,7 @@ UPDATE webhook_endpoints SET
     previous_secret = secret, secret = $3,
     previous_secret_expires_at = now() + make_interval(secs => $4), updated_at = now()
 WHERE account_id = $1 AND id = $2
-RETURNING id
+RETURNING previous_secret_expires_at
 """  # noqa: S105 -- SQL, not a password
 # Operators: endpoints the worker disabled, with why (the `ringready` CLI can list them).
 DISABLED_ENDPOINTS_SQL = """
@@ -109,9 +110,13 @@ async def delete_endpoint(conn: Queryable, account_id: int, endpoint_id: int) ->
 
 async def rotate_secret(
     conn: Queryable, account_id: int, endpoint_id: int, new_secret: str, overlap_s: float
-) -> bool:
-    """Sign with new_secret from now on, and with the old one too for overlap_s; False if not theirs."""
-    return await conn.fetchval(ROTATE_SECRET_SQL, account_id, endpoint_id, new_secret, overlap_s) is not None
+) -> datetime | None:
+    """Sign with new_secret from now on, and with the old one too until the time returned; None if
+    the endpoint is missing or not theirs."""
+    expires_at: datetime | None = await conn.fetchval(
+        ROTATE_SECRET_SQL, account_id, endpoint_id, new_secret, overlap_s
+    )
+    return expires_at
 
 
 async def disabled_endpoints(conn: Queryable) -> list[asyncpg.Record]:
