@@ -55,12 +55,13 @@ def check_url(url: str, *, allow_http: bool, allow_loopback: bool) -> URL:
 
 
 async def check_resolved(url: URL, *, allow_loopback: bool) -> None:
-    """Resolve the URL's host now and refuse it if any of its addresses is not public."""
+    """Resolve the URL's host now and refuse it if any of its addresses is not public. A name that
+    does not resolve (yet) passes: it reaches nothing, and every delivery checks again."""
     resolver = PublicOnlyResolver(allow_loopback=allow_loopback)
     try:
         await resolver.resolve(url.host or "", url.port or 443)
-    except OSError as err:
-        raise BlockedAddress(f"{url.host} does not resolve: {err}") from None
+    except OSError:
+        return
     finally:
         await resolver.close()
 
