@@ -53,12 +53,6 @@ UPDATE webhook_endpoints SET
 WHERE account_id = $1 AND id = $2
 RETURNING previous_secret_expires_at
 """  # noqa: S105 -- SQL, not a password
-# Operators: endpoints the worker disabled, with why (the `ringready` CLI can list them).
-DISABLED_ENDPOINTS_SQL = """
-SELECT id, account_id, url, disabled_reason, failing_since FROM webhook_endpoints
-WHERE NOT enabled AND disabled_reason IS NOT NULL
-ORDER BY id
-"""
 
 
 async def insert_endpoint(
@@ -117,8 +111,3 @@ async def rotate_secret(
         ROTATE_SECRET_SQL, account_id, endpoint_id, new_secret, overlap_s
     )
     return expires_at
-
-
-async def disabled_endpoints(conn: Queryable) -> list[asyncpg.Record]:
-    """Every endpoint the worker disabled after its failure window."""
-    return await conn.fetch(DISABLED_ENDPOINTS_SQL)

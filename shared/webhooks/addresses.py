@@ -7,6 +7,7 @@ rebinding) is refused at the moment of connecting, not only at creation.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 
@@ -17,6 +18,7 @@ from yarl import URL
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Cloud metadata services that are not link-local (AWS's IPv6 one; 169.254.169.254 is link-local).
 METADATA_ADDRESSES = frozenset({ipaddress.ip_address("fd00:ec2::254")})
+RESOLVE_TIMEOUT_S = 2.0  # the API's check at creation; a slow resolver must not hold the request
 
 
 class BlockedAddress(Exception):
@@ -37,21 +39,33 @@ def check_url(url: str, *, allow_http: bool, allow_loopback: bool) -> URL:
     """The URL parsed, if its form is acceptable (scheme, host, no credentials); addresses come later."""
     try:
         parsed = URL(url)
-    except ValueError as err:
-        raise BlockedAddress(f"not a URL: {err}") from None
+        host = parsed.host  # decoded lazily: a bad IDNA label fails here (UnicodeError is a ValueError)
+    except ValueError:
+        raise BlockedAddress("not a valid URL") from None
     schemes = ("https", "http") if allow_http else ("https",)
-    if parsed.scheme not in schemes or not parsed.host:
+    if parsed.scheme not in schemes or not host:
         raise BlockedAddress(f"must be an absolute {' or '.join(schemes)} URL")
     if parsed.user or parsed.password:
         raise BlockedAddress("must not carry credentials")
     try:
-        literal = ipaddress.ip_address(parsed.host)
+        literal = ipaddress.ip_address(host)
     except ValueError:
-        if parsed.host == "localhost" and not allow_loopback:
+        _check_name(host)
+        if host == "localhost" and not allow_loopback:
             raise BlockedAddress("localhost is not a public address") from None
         return parsed
     check_address(literal, allow_loopback=allow_loopback)
     return parsed
+
+
+def _check_name(host: str) -> None:
+    """A host name DNS could look up: labels of 1-63 characters once IDNA-encoded."""
+    try:
+        encoded = host.rstrip(".").encode("idna")
+    except UnicodeError:
+        raise BlockedAddress("host is not a valid DNS name") from None
+    if len(encoded) > 253:
+        raise BlockedAddress("host is not a valid DNS name")
 
 
 async def check_resolved(url: URL, *, allow_loopback: bool) -> None:
@@ -59,8 +73,9 @@ async def check_resolved(url: URL, *, allow_loopback: bool) -> None:
     does not resolve (yet) passes: it reaches nothing, and every delivery checks again."""
     resolver = PublicOnlyResolver(allow_loopback=allow_loopback)
     try:
-        await resolver.resolve(url.host or "", url.port or 443)
-    except OSError:
+        async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+            await resolver.resolve(url.host or "", url.port or 443)
+    except (OSError, UnicodeError):  # TimeoutError is an OSError
         return
     finally:
         await resolver.close()

@@ -77,6 +77,9 @@ async def _count(items: list[Any]) -> bool:
         "https://[::ffff:10.0.0.1]/",  # a private IPv4 dressed as IPv6
         "https://100.64.0.1/",  # carrier-grade NAT
         "https://0.0.0.0/",
+        "https://" + "0" * 64 + "/",  # a label DNS cannot carry
+        "https://" + "a." * 127 + "com/",  # a name longer than DNS allows
+        "https://xn--zz.com/",  # broken punycode
     ],
 )
 def test_refused_urls(url: str) -> None:
