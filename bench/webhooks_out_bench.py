@@ -31,6 +31,7 @@ from shared.config import Settings
 from shared.db.accounts import insert_account
 from shared.db.migrate import migrate
 from shared.db.webhook_endpoints import insert_endpoint
+from shared.logging import configure_logging
 from shared.queue import BatchClaimWorker
 from shared.webhooks.signing import generate_secret
 
@@ -94,6 +95,8 @@ async def worker_rate(settings: Settings, pool: asyncpg.Pool, events: int) -> fl
             break
         await asyncio.sleep(0.02)
     elapsed = time.perf_counter() - started
+    # close() would cancel jobs still running (a lane ends within a second by itself).
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         await worker.close()
@@ -127,6 +130,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--interval-ms", type=int, default=20)
+    parser.add_argument("--pool", type=int, default=10)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="ringready-bench-hooks-"))
     pg, valkey = postgres_server(root, durable=True), valkey_server(root)
@@ -135,9 +140,10 @@ def main() -> None:
     try:
         settings = Settings(
             database_url=pg.url, redis_url=valkey.url, data_dir=str(root), log_level="warning",
-            webhook_allow_http=True, webhook_allow_loopback=True,
-            webhook_endpoint_concurrency=args.concurrency, webhook_dispatch_interval_ms=20,
+            webhook_allow_http=True, webhook_allow_loopback=True, pg_pool_max=args.pool,
+            webhook_endpoint_concurrency=args.concurrency, webhook_dispatch_interval_ms=args.interval_ms,
         )  # fmt: skip
+        configure_logging(settings, "bench")
         asyncio.run(run(settings, args.events, args.concurrency))
     finally:
         valkey.stop()

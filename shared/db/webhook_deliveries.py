@@ -30,33 +30,53 @@ WITH claimed AS (
 )
 UPDATE webhook_events SET dispatched_at = now() WHERE id IN (SELECT id FROM claimed)
 """
+# Re-checked on the row being leased, so a job's lease_next and a pass racing for it lease it once.
+_UNLEASED = "(d.leased_until IS NULL OR d.leased_until <= now())"
 # Per enabled endpoint, the oldest due deliveries, as many as its cap leaves room for; a delivery
 # waits while an earlier one of the same subject (conversation, agent) to that endpoint is pending.
-LEASE_DUE_SQL = """
+LEASE_DUE_SQL = f"""
 WITH due AS (
     SELECT x.id
     FROM webhook_endpoints w
     CROSS JOIN LATERAL (
         SELECT count(*) AS n FROM webhook_deliveries b
-        WHERE b.endpoint_id = w.id AND b.status = 'pending' AND b.leased_until > now()
+        WHERE b.endpoint_id = w.id AND b.status = 'pending' AND b.leased_until IS NOT NULL
+          AND b.leased_until > now()
     ) busy
     CROSS JOIN LATERAL (
         SELECT d.id FROM webhook_deliveries d
         WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now()
           AND (d.leased_until IS NULL OR d.leased_until <= now())
-          AND NOT EXISTS (
-              SELECT 1 FROM webhook_deliveries p
-              WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject
-                AND p.status = 'pending' AND p.event_id < d.event_id)
+          -- the subject's first pending one: a scalar subquery, so one index probe per row
+          -- whatever the statistics say (an anti-join planned blind was quadratic)
+          AND d.event_id = (
+              SELECT min(p.event_id) FROM webhook_deliveries p
+              WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject AND p.status = 'pending')
         ORDER BY d.event_id
         LIMIT greatest($2 - busy.n, 0)
     ) x
     WHERE w.enabled
 )
 UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $1)
-FROM due WHERE d.id = due.id
+FROM due WHERE d.id = due.id AND {_UNLEASED}
 RETURNING d.id, d.attempts
-"""
+"""  # noqa: S608 -- built once at import from constants
+# A job keeping its lane: the endpoint's next due delivery (the same rules as a pass), leased to it.
+LEASE_NEXT_SQL = f"""
+WITH next AS (
+    SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
+    WHERE d.endpoint_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= now() AND {_UNLEASED}
+      AND d.event_id = (
+          SELECT min(p.event_id) FROM webhook_deliveries p
+          WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject AND p.status = 'pending')
+    ORDER BY d.event_id
+    LIMIT 1
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $2)
+FROM next WHERE d.id = next.id AND {_UNLEASED}
+RETURNING d.id, d.attempts
+"""  # noqa: S608 -- built once at import from constants
 # What a delivery job needs; status and attempts say whether the lease is still its own.
 DELIVERY_TO_SEND_SQL = """
 SELECT d.status, d.attempts, e.event_id, e.created_at, e.payload::text AS body, w.id AS endpoint_id,
@@ -67,33 +87,43 @@ JOIN webhook_events e ON e.id = d.event_id
 JOIN webhook_endpoints w ON w.id = d.endpoint_id
 WHERE d.id = $1
 """
-INSERT_ATTEMPT_SQL = """
-INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, response_body, error)
-VALUES ($1, $2, $3, $4, $5, $6)
-"""
-# $3: the delivery's new status; $4: when to try again (pending only). Only the lease's own job
-# may record (attempts unchanged since it read them): a duplicate run records nothing.
-SETTLE_DELIVERY_SQL = """
-UPDATE webhook_deliveries SET
-    status = $3, attempts = attempts + 1, next_attempt_at = coalesce($4, next_attempt_at),
-    leased_until = NULL, updated_at = now()
-WHERE id = $1 AND attempts = $2 AND status = 'pending'
-RETURNING endpoint_id
-"""
-ENDPOINT_SUCCEEDED_SQL = (
-    "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL"
+ASYNC_COMMIT_SQL = "SET LOCAL synchronous_commit = off"
+# One statement (one transaction) per attempt: settle the delivery if the lease is still the
+# caller's (attempts unchanged since it read them: a duplicate run records nothing), log the
+# attempt, and run the endpoint's failure streak. $3 the new status, $4 when to try again,
+# $5-$9 the attempt, $10 whether it succeeded, $11 the failure window in seconds, $12 the failure
+# in words. The endpoint row is written only when its streak starts, ends or disables it.
+# synchronous_commit off (for this transaction only): a commit lost in a Postgres crash only means
+# the attempt is made again (same webhook-id, which receivers deduplicate); waiting for the fsync
+# capped deliveries at the disk's commit rate.
+RECORD_ATTEMPT_SQL = """
+WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
+settled AS (
+    UPDATE webhook_deliveries SET
+        status = $3, attempts = attempts + 1, next_attempt_at = coalesce($4, next_attempt_at),
+        leased_until = NULL, updated_at = now()
+    WHERE id = $1 AND attempts = $2 AND status = 'pending' AND EXISTS (SELECT FROM async_commit)
+    RETURNING endpoint_id
+),
+logged AS (
+    INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, response_body, error)
+    SELECT $1, $5, $6, $7, $8, $9 FROM settled
+),
+endpoint AS (
+    UPDATE webhook_endpoints w SET
+        failing_since = CASE WHEN $10 THEN NULL ELSE coalesce(w.failing_since, now()) END,
+        enabled = $10 OR coalesce(w.failing_since, now()) > now() - make_interval(secs => $11),
+        disabled_reason = CASE WHEN NOT $10 AND w.failing_since <= now() - make_interval(secs => $11)
+            THEN 'every delivery since ' || utc_iso8601(w.failing_since) || ' failed; last: ' || $12
+            ELSE w.disabled_reason END,
+        updated_at = now()
+    FROM settled
+    WHERE w.id = settled.endpoint_id AND w.enabled
+      AND CASE WHEN $10 THEN w.failing_since IS NOT NULL
+          ELSE w.failing_since IS NULL OR w.failing_since <= now() - make_interval(secs => $11) END
+    RETURNING w.enabled
 )
-# A failure starts (or continues) the streak; a streak older than $2 seconds disables the endpoint.
-ENDPOINT_FAILED_SQL = """
-UPDATE webhook_endpoints SET
-    failing_since = coalesce(failing_since, now()),
-    enabled = enabled AND coalesce(failing_since, now()) > now() - make_interval(secs => $2),
-    disabled_reason = CASE WHEN coalesce(failing_since, now()) <= now() - make_interval(secs => $2)
-        THEN 'every delivery since ' || utc_iso8601(failing_since) || ' failed; last: ' || $3
-        ELSE disabled_reason END,
-    updated_at = now()
-WHERE id = $1 AND enabled
-RETURNING enabled
+SELECT settled.endpoint_id, coalesce((SELECT enabled FROM endpoint), true) AS enabled FROM settled
 """
 # A disabled endpoint's pending deliveries fail now; they can be recovered once it is re-enabled.
 FAIL_PENDING_SQL = """
@@ -129,8 +159,15 @@ async def dispatch(
     async with conn.transaction():
         if not await conn.fetchval(DISPATCH_LOCK_SQL):
             return []
+        # A pass lost in a Postgres crash is simply made again (fan-out is idempotent, leases expire).
+        await conn.execute(ASYNC_COMMIT_SQL)
         await conn.execute(FAN_OUT_SQL, fan_out_limit)
         return await conn.fetch(LEASE_DUE_SQL, lease_s, per_endpoint)
+
+
+async def lease_next(conn: Conn, endpoint_id: int, lease_s: float) -> asyncpg.Record | None:
+    """The endpoint's next due delivery (id, attempts), leased to the caller; None if none is due."""
+    return await conn.fetchrow(LEASE_NEXT_SQL, endpoint_id, lease_s)
 
 
 async def delivery_to_send(conn: Conn, delivery_id: int) -> asyncpg.Record | None:
@@ -152,20 +189,15 @@ async def record_attempt(
     A failure also runs the endpoint's failure window. False when the lease was not this job's."""
     succeeded = attempt.status_code is not None and 200 <= attempt.status_code < 300
     status = "succeeded" if succeeded else ("pending" if retry_at is not None else "failed")
-    async with conn.transaction():
-        endpoint_id = await conn.fetchval(SETTLE_DELIVERY_SQL, delivery_id, attempts_before, status, retry_at)
-        if endpoint_id is None:
-            return False
-        await conn.execute(
-            INSERT_ATTEMPT_SQL, delivery_id, attempt.attempted_at, attempt.status_code,
-            attempt.latency_ms, attempt.response_body, attempt.error,
-        )  # fmt: skip
-        if succeeded:
-            await conn.execute(ENDPOINT_SUCCEEDED_SQL, endpoint_id)
-        elif (
-            await conn.fetchval(ENDPOINT_FAILED_SQL, endpoint_id, disable_after_s, _reason(attempt)) is False
-        ):
-            await conn.execute(FAIL_PENDING_SQL, endpoint_id)
+    settled = await conn.fetchrow(
+        RECORD_ATTEMPT_SQL, delivery_id, attempts_before, status, retry_at,
+        attempt.attempted_at, attempt.status_code, attempt.latency_ms, attempt.response_body, attempt.error,
+        succeeded, disable_after_s, _reason(attempt),
+    )  # fmt: skip
+    if settled is None:
+        return False
+    if not settled["enabled"]:  # this failure disabled the endpoint (rare: not worth a transaction)
+        await conn.execute(FAIL_PENDING_SQL, settled["endpoint_id"])
     return True
 
 

@@ -22,6 +22,7 @@ from shared.db.agents import insert_agent
 from shared.db.webhook_endpoints import insert_endpoint
 from shared.queue import BatchClaimWorker
 from shared.webhooks.signing import generate_secret
+from tests.helpers import eventually
 from tests.webhooks.receiver import Behaviour, Receiver, always
 from tests.worker.conftest import AGENT_PHONE
 from tests.worker.items import make_item
@@ -88,6 +89,10 @@ async def store_many(pg: asyncpg.Pool, call_ids: Sequence[str]) -> None:
     await write_batch(pg, [await make_item(call_id) for call_id in call_ids])
 
 
+async def _idle(worker: BatchClaimWorker) -> bool:
+    return all(task.done() for task in worker.tasks.values())
+
+
 @contextlib.asynccontextmanager
 async def running_worker(settings: Settings, **overrides: Any) -> AsyncIterator[BatchClaimWorker]:
     """The real worker, polling (not burst), so its dispatcher runs; closed at the end of the block."""
@@ -97,6 +102,9 @@ async def running_worker(settings: Settings, **overrides: Any) -> AsyncIterator[
     try:
         yield worker
     finally:
+        # Let running jobs end by themselves (a lane stops within LANE_BUDGET_S): arq's close()
+        # cancels them, and a cancelled job makes close() raise before its shutdown hook runs.
+        await eventually(lambda: _idle(worker), 15, "the worker's jobs to finish")
         with warnings.catch_warnings():
             # arq 0.28's close() calls redis-py's deprecated close(); nothing to fix on our side.
             warnings.simplefilter("ignore", DeprecationWarning)

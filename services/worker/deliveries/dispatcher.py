@@ -15,8 +15,7 @@ from collections.abc import AsyncIterator
 import structlog
 from arq.connections import ArqRedis
 
-from services.worker.deliveries.job import DELIVER_WEBHOOK_JOB, job_id
-from services.worker.deliveries.send import TIMEOUT_S
+from services.worker.deliveries.job import DELIVER_WEBHOOK_JOB, LEASE_S, job_id
 from services.worker.deliveries.state import Deliveries
 from services.worker.retries import TRANSIENT_ERRORS
 from shared.db.webhook_deliveries import dispatch, prune
@@ -26,9 +25,6 @@ log = structlog.get_logger(__name__)
 
 PRUNE_EVERY_S = 3600.0  # the retention sweep; every worker runs it, deleting twice is harmless
 FAN_OUT_LIMIT = 1000  # events per pass; the next pass takes the rest
-# A leased delivery is not handed out again for this long: the POST's timeout plus room for the
-# job to wait in the queue and record. A lost job's delivery is due again after it.
-LEASE_S = TIMEOUT_S + 45.0
 
 
 async def dispatch_once(deliveries: Deliveries, arq: ArqRedis) -> int:
@@ -41,12 +37,16 @@ async def dispatch_once(deliveries: Deliveries, arq: ArqRedis) -> int:
             lease_s=LEASE_S,
             per_endpoint=settings.webhook_endpoint_concurrency,
         )
-    enqueued = 0
-    for row in due:
-        enqueued += await enqueue_once(
-            arq, job_id(row["id"], row["attempts"]), DELIVER_WEBHOOK_JOB, row["id"], row["attempts"]
+    # Concurrently: one round trip each, so a pass takes one round trip, not one per delivery.
+    enqueued = await asyncio.gather(
+        *(
+            enqueue_once(
+                arq, job_id(row["id"], row["attempts"]), DELIVER_WEBHOOK_JOB, row["id"], row["attempts"]
+            )
+            for row in due
         )
-    return enqueued
+    )
+    return sum(enqueued)
 
 
 async def prune_log(deliveries: Deliveries) -> int:

@@ -50,10 +50,15 @@ CREATE TABLE webhook_deliveries (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT webhook_deliveries_event_endpoint_key UNIQUE (event_id, endpoint_id)
 );
-CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+-- The dispatcher's walk: an endpoint's pending deliveries in event order.
+CREATE INDEX webhook_deliveries_pending_idx
+    ON webhook_deliveries (endpoint_id, event_id) WHERE status = 'pending';
 -- "Is an earlier delivery of this subject to this endpoint still pending?" (ordering).
 CREATE INDEX webhook_deliveries_order_idx
     ON webhook_deliveries (endpoint_id, subject, event_id) WHERE status = 'pending';
+-- How many an endpoint has in flight (its concurrency cap).
+CREATE INDEX webhook_deliveries_leased_idx
+    ON webhook_deliveries (endpoint_id, leased_until) WHERE status = 'pending' AND leased_until IS NOT NULL;
 CREATE INDEX webhook_deliveries_log_idx ON webhook_deliveries (endpoint_id, id DESC);
 
 CREATE TABLE webhook_attempts (
