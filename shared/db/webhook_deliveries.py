@@ -61,7 +61,17 @@ UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $1)
 FROM due WHERE d.id = due.id AND {_UNLEASED}
 RETURNING d.id, d.attempts
 """  # noqa: S608 -- built once at import from constants
-# A job keeping its lane: the endpoint's next due delivery (the same rules as a pass), leased to it.
+_TO_SEND = """
+SELECT d.id, d.status, d.attempts, e.event_id, e.payload::text AS body, w.id AS endpoint_id, w.url,
+       w.secret, CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret
+FROM webhook_deliveries d
+JOIN webhook_events e ON e.id = d.event_id
+JOIN webhook_endpoints w ON w.id = d.endpoint_id
+"""
+# What a delivery job needs; status and attempts say whether the lease is still its own.
+DELIVERY_TO_SEND_SQL = _TO_SEND + "WHERE d.id = $1"
+# A job keeping its lane: the endpoint's next due delivery (the same rules as a pass), leased to it,
+# as DELIVERY_TO_SEND_SQL reads it (this statement's snapshot predates only the lease).
 LEASE_NEXT_SQL = f"""
 WITH next AS (
     SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
@@ -72,21 +82,13 @@ WITH next AS (
     ORDER BY d.event_id
     LIMIT 1
     FOR UPDATE OF d SKIP LOCKED
+), leased AS (
+    UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $2)
+    FROM next WHERE d.id = next.id AND {_UNLEASED}
+    RETURNING d.id
 )
-UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $2)
-FROM next WHERE d.id = next.id AND {_UNLEASED}
-RETURNING d.id, d.attempts
+{_TO_SEND}WHERE d.id = (SELECT id FROM leased)
 """  # noqa: S608 -- built once at import from constants
-# What a delivery job needs; status and attempts say whether the lease is still its own.
-DELIVERY_TO_SEND_SQL = """
-SELECT d.status, d.attempts, e.event_id, e.created_at, e.payload::text AS body, w.id AS endpoint_id,
-       w.url, w.secret,
-       CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret
-FROM webhook_deliveries d
-JOIN webhook_events e ON e.id = d.event_id
-JOIN webhook_endpoints w ON w.id = d.endpoint_id
-WHERE d.id = $1
-"""
 ASYNC_COMMIT_SQL = "SET LOCAL synchronous_commit = off"
 # One statement (one transaction) per attempt: settle the delivery if the lease is still the
 # caller's (attempts unchanged since it read them: a duplicate run records nothing), log the
@@ -166,7 +168,8 @@ async def dispatch(
 
 
 async def lease_next(conn: Conn, endpoint_id: int, lease_s: float) -> asyncpg.Record | None:
-    """The endpoint's next due delivery (id, attempts), leased to the caller; None if none is due."""
+    """The endpoint's next due delivery, leased to the caller, as delivery_to_send reads it; None if
+    none is due."""
     return await conn.fetchrow(LEASE_NEXT_SQL, endpoint_id, lease_s)
 
 

@@ -11,6 +11,7 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 import structlog
 from arq.worker import Function, func
 
@@ -41,37 +42,38 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: int, attempts: int) 
     the lane: attempt the endpoint's next due deliveries for up to LANE_BUDGET_S (fewer round trips
     through the dispatcher and the queue; the endpoint's cap still holds, the lane is one slot)."""
     deliveries: Deliveries = ctx[DELIVERIES_CTX]
-    outcome, endpoint_id = await attempt(deliveries, delivery_id, attempts)
-    deadline = asyncio.get_running_loop().time() + LANE_BUDGET_S
-    while endpoint_id is not None and asyncio.get_running_loop().time() < deadline:
-        async with deliveries.pool.acquire() as conn:
-            leased = await lease_next(conn, endpoint_id, LEASE_S)
-        if leased is None:
-            break
-        await attempt(deliveries, leased["id"], leased["attempts"])
-    return outcome
-
-
-async def attempt(deliveries: Deliveries, delivery_id: int, attempts: int) -> tuple[str, int | None]:
-    """One attempt, logged; its outcome and the endpoint (None when the attempt was not ours)."""
-    settings = deliveries.settings
     async with deliveries.pool.acquire() as conn:
         delivery = await delivery_to_send(conn, delivery_id)
     if delivery is None or delivery["status"] != "pending" or delivery["attempts"] != attempts:
-        return "stale", None
+        return "stale"
+    outcome = await attempt(deliveries, delivery)
+    deadline = asyncio.get_running_loop().time() + LANE_BUDGET_S
+    while outcome != "stale" and asyncio.get_running_loop().time() < deadline:
+        async with deliveries.pool.acquire() as conn:
+            delivery = await lease_next(conn, delivery["endpoint_id"], LEASE_S)
+        if delivery is None:
+            break
+        await attempt(deliveries, delivery)
+    return outcome
+
+
+async def attempt(deliveries: Deliveries, delivery: asyncpg.Record) -> str:
+    """One attempt at a delivery this job holds, recorded and logged; its outcome."""
+    settings = deliveries.settings
+    attempts = delivery["attempts"]
     sent = await send(deliveries.session, settings, delivery)
     retry_at = _retry_at(sent, attempts + 1, settings.webhook_retry_scale)
     async with deliveries.pool.acquire() as conn:
         recorded = await record_attempt(
-            conn, delivery_id, attempts, sent.attempt,
+            conn, delivery["id"], attempts, sent.attempt,
             retry_at=retry_at, disable_after_s=settings.webhook_disable_after_s,
         )  # fmt: skip
     outcome = _outcome(sent, retry_at) if recorded else "stale"
     log.info(
-        "webhook_attempted", delivery_id=delivery_id, attempt=attempts + 1, outcome=outcome,
+        "webhook_attempted", delivery_id=delivery["id"], attempt=attempts + 1, outcome=outcome,
         status_code=sent.attempt.status_code, latency_ms=sent.attempt.latency_ms, error=sent.attempt.error,
     )  # fmt: skip
-    return outcome, delivery["endpoint_id"] if recorded else None
+    return outcome
 
 
 def _retry_at(sent: Sent, attempts_made: int, scale: float) -> datetime | None:
