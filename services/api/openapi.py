@@ -7,7 +7,13 @@ from typing import Any
 import msgspec
 
 from services.api.inputs import AgentPatch, ListQuery
-from services.api.openapi_responses import id_parameter, operation, public_responses, responses, without_none
+from services.api.openapi_responses import (
+    id_parameter,
+    operation,
+    public_responses,
+    query_parameters,
+    responses,
+)
 from services.api.openapi_webhooks import WEBHOOK_MODELS, webhook_paths
 from services.api.schemas import (
     Agent,
@@ -38,30 +44,13 @@ _CURSOR_NOTE = (
 _PATCH_NOTE = "A field that is not writable, or a value that breaks its rule; detail names the field."
 
 
-def _query_parameters() -> list[dict[str, Any]]:
-    """One parameter per ListQuery field, schema and description taken from its annotation."""
-    params = []
-    for field in msgspec.structs.fields(ListQuery):
-        schema = msgspec.json.schema(without_none(field.type))
-        if field.name == "since":  # parsed by validation.parse_since, not msgspec's lenient mode
-            schema = {
-                "type": "string",
-                "anyOf": [{"format": "date-time"}, {"format": "date"}],
-                "description": schema["description"],
-            }
-        description = schema.pop("description", "")
-        if field.default is not msgspec.NODEFAULT and field.default is not None:
-            schema["default"] = field.default
-        params.append(
-            {
-                "name": field.name,
-                "in": "query",
-                "required": False,
-                "description": description,
-                "schema": schema,
-            }
-        )
-    return params
+def _since_schema(generated: dict[str, Any]) -> dict[str, Any]:
+    """since is parsed by validation.parse_since, not msgspec's lenient mode: a timestamp or a date."""
+    return {
+        "type": "string",
+        "anyOf": [{"format": "date-time"}, {"format": "date"}],
+        "description": generated["description"],
+    }
 
 
 def _paths() -> dict[str, Any]:
@@ -74,7 +63,7 @@ def _paths() -> dict[str, Any]:
                 "List conversations, newest first",
                 "read",
                 responses(ConversationList, "422", notes={"422": _CURSOR_NOTE}),
-                parameters=_query_parameters(),
+                parameters=query_parameters(ListQuery, {"since": _since_schema}),
             )
         },
         "/api/v1/conversations/{id}": {

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Callable, Mapping
 from typing import Any, Union, get_args, get_origin
+
+import msgspec
 
 from services.api.inputs import BIGINT_MAX
 from shared import openapi
@@ -128,3 +131,28 @@ def without_none(tp: Any) -> Any:
         rest = [arg for arg in get_args(tp) if arg is not type(None)]
         return rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
     return tp
+
+
+def query_parameters(
+    shape: type, adjust: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
+    """One optional parameter per field of a query Struct, schema and description taken from its
+    annotation; `adjust` rewrites a field's generated schema."""
+    params = []
+    for field in msgspec.structs.fields(shape):
+        schema = msgspec.json.schema(without_none(field.type))
+        if adjust and field.name in adjust:
+            schema = adjust[field.name](schema)
+        description = schema.pop("description", "")
+        if field.default is not msgspec.NODEFAULT and field.default is not None:
+            schema["default"] = field.default
+        params.append(
+            {
+                "name": field.name,
+                "in": "query",
+                "required": False,
+                "description": description,
+                "schema": schema,
+            }
+        )
+    return params

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
-from services.api.openapi_responses import id_parameter, operation, responses, without_none
+from services.api.openapi_responses import id_parameter, operation, responses
+from services.api.openapi_responses import query_parameters as _query
 from services.api.webhooks.inputs import DeliveryQuery, EndpointCreate, EndpointQuery, EndpointUpdate, Recover
 from services.api.webhooks.routes import DELIVERIES, ENDPOINTS
 from services.api.webhooks.schemas import (
@@ -42,26 +41,6 @@ def _body(shape: type) -> dict[str, Any]:
 
 def _created(shape: type) -> dict[str, Any]:
     return responses(shape, "413", "422", notes=_URL_NOTES, ok_status="201")
-
-
-def _query(shape: type) -> list[dict[str, Any]]:
-    """One optional parameter per field of a query Struct."""
-    params = []
-    for field in msgspec.structs.fields(shape):
-        schema = msgspec.json.schema(without_none(field.type))
-        description = schema.pop("description", "")
-        if field.default is not msgspec.NODEFAULT and field.default is not None:
-            schema["default"] = field.default
-        params.append(
-            {
-                "name": field.name,
-                "in": "query",
-                "required": False,
-                "description": description,
-                "schema": schema,
-            }
-        )
-    return params
 
 
 def _endpoint_paths() -> dict[str, Any]:
