@@ -9,7 +9,6 @@ import asyncpg
 
 from shared.db.conversation_writes import ConversationWrite, upsert_conversations
 from shared.db.routing import AgentRoute, RouteQuery, find_agents
-from shared.db.webhook_events import insert_conversation_events
 
 Outcome = Literal["stored", "unchanged", "no_agent", "agent_suspended"]
 ACQUIRE_TIMEOUT_S = 2.0
@@ -38,11 +37,8 @@ async def write_batch(pool: asyncpg.Pool, items: Sequence[Item]) -> list[Outcome
     async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
         routes = await find_agents(conn, [item.query for item in items])
         rows = [(r, item.write) for r, item in zip(routes, items, strict=True) if r and not r.is_suspended]
+        # Webhook events are written by the same statements (the outbox, shared/db/webhook_events.py).
         changed = await upsert_conversations(conn, rows)
-        # The outbox: webhook events commit (or roll back) with the change they describe.
-        await insert_conversation_events(
-            conn, [row.id for row in changed.values()], [row.inserted for row in changed.values()]
-        )
     outcomes: list[Outcome] = []
     for route, item in zip(routes, items, strict=True):
         refused = _route_outcome(route)

@@ -10,6 +10,7 @@ import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
 from shared.db.routing import AgentRoute
+from shared.db.webhook_events import conversation_events_sql
 from shared.models import ConversationFacts
 
 # The columns of `conversations` the worker writes, each with the type unnest reads its array as.
@@ -57,6 +58,8 @@ ON CONFLICT (conversation_id) DO UPDATE SET
     visitor_ip = EXCLUDED.visitor_ip, provider_metadata = EXCLUDED.provider_metadata,
     raw_body = EXCLUDED.raw_body
 """
+# The outbox (docs/webhooks.md): the same statement also records the rows' webhook events.
+UPSERT_DETAILS_AND_EVENTS_SQL = conversation_events_sql(UPSERT_DETAILS_SQL)
 # jsonb values travel as JSON text: a list-valued jsonb inside a jsonb[] would read as a dimension.
 _json = msgspec.json.Encoder()
 
@@ -107,8 +110,9 @@ async def upsert_conversations(
 ) -> dict[Key, Changed]:
     """Insert or newer-wins update; details follow only the rows that changed. Returns those rows.
 
-    The caller holds the transaction so the two tables change together. A replayed or older event
-    changes nothing and is not returned (`xmax = 0` tells an insert from an update).
+    The caller holds the transaction so the two tables (and the webhook outbox, written by the
+    details statement) change together. A replayed or older event changes nothing and is not
+    returned, so it emits no event (`xmax = 0` tells an insert from an update).
     """
     unique = newest_per_key(rows)
     if not unique:
@@ -120,12 +124,13 @@ async def upsert_conversations(
     written = [by_key[key] for key in ids]
     if written:
         await conn.execute(
-            UPSERT_DETAILS_SQL,
+            UPSERT_DETAILS_AND_EVENTS_SQL,
             [ids[row.key] for row in written],
             [_json.encode(row.transcript).decode() for row in written],
             [row.recording_url for row in written],
             [row.visitor_ip for row in written],
             [_json.encode(row.provider_metadata).decode() for row in written],
             [row.raw_body for row in written],
+            [written_rows[row.key].inserted for row in written],
         )
     return written_rows

@@ -3,13 +3,10 @@ describes, only for accounts with an enabled endpoint, with its payload as the A
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import msgspec
 
 from shared.db.agents import API_PATCH_AGENT_SQL
 from shared.db.statement_pool import Queryable
-from shared.db.webhook_deliveries import Conn
 from shared.models import ListedConversation
 
 # A new event id per row (in the conversations' statement the LATERAL refers to the row, so it is
@@ -50,21 +47,29 @@ def _envelope(data: str) -> str:
     )
 
 
-# $1: the changed conversations' ids; $2: whether each was inserted (else updated with changes).
-INSERT_CONVERSATION_EVENTS_SQL = f"""
+def conversation_events_sql(details_upsert: str) -> str:
+    """The details upsert followed, in the same statement (no extra round trip on the worker's hot
+    path), by conversation.created / .updated for the rows it wrote. The details come from the
+    upsert's RETURNING: rows a statement writes are not visible to its own reads. Parameters are
+    the upsert's, whose $1 is the changed conversations' ids, plus $7: whether each was inserted
+    (else updated with changes)."""
+    return f"""
+WITH d AS ({details_upsert.strip()}
+    RETURNING conversation_id, transcript, recording_url, visitor_ip)
 INSERT INTO webhook_events (event_id, type, account_id, subject, agent_id, payload)
 SELECT e.event_id, e.type, c.account_id, 'conversation:' || c.id, c.agent_id,
        {_envelope(_conversation_json())}
-FROM unnest($1::bigint[], $2::boolean[]) WITH ORDINALITY AS changed(id, inserted, ord)
+FROM unnest($1::bigint[], $7::boolean[]) WITH ORDINALITY AS changed(id, inserted, ord)
 CROSS JOIN LATERAL (
     SELECT {_EVENT_ID} AS event_id,
            CASE WHEN changed.inserted THEN 'conversation.created' ELSE 'conversation.updated' END AS type
 ) e
 JOIN conversations c ON c.id = changed.id
-LEFT JOIN conversation_details d ON d.conversation_id = c.id
+JOIN d ON d.conversation_id = c.id
 WHERE {_LISTENING.format(owner="c")}
 ORDER BY changed.ord
 """  # noqa: S608 -- built once at import from constants
+
 
 _AGENT_JSON = """json_build_object(
     'id', a.id, 'phone_number', a.phone_number, 'subscription_type', a.subscription_type,
@@ -94,12 +99,6 @@ FROM webhook_endpoints w CROSS JOIN LATERAL (SELECT {_EVENT_ID} AS event_id, 'te
 WHERE w.id = $2 AND w.account_id = $1
 RETURNING event_id
 """  # noqa: S608 -- built once at import from constants
-
-
-async def insert_conversation_events(conn: Conn, ids: Sequence[int], inserted: Sequence[bool]) -> None:
-    """conversation.created / .updated for the rows a batch changed, in the caller's transaction."""
-    if ids:
-        await conn.execute(INSERT_CONVERSATION_EVENTS_SQL, list(ids), list(inserted))
 
 
 async def insert_test_event(conn: Queryable, account_id: int, endpoint_id: int) -> str | None:
