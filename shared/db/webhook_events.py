@@ -9,8 +9,10 @@ from shared.db.agents import API_PATCH_AGENT_SQL
 from shared.db.statement_pool import Queryable
 from shared.models import ListedConversation
 
-# A new event id per row (in the conversations' statement the LATERAL refers to the row, so it is
-# evaluated per row; the other two statements write one row).
+# A new event id per row. Generated in the FROM list's own subquery, which Postgres never flattens
+# (a volatile target), so each row gets one, used for both the column and the payload's id. Not in
+# a LATERAL: a Memoize node may cache that per distinct parameter, giving a batch's rows one id
+# (the agent and test statements below write one row each).
 _EVENT_ID = "'msg_' || replace(gen_random_uuid()::text, '-', '')"
 _LISTENING = (
     "EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.account_id = {owner}.account_id AND w.enabled)"
@@ -59,15 +61,15 @@ WITH d AS ({details_upsert.strip()}
 INSERT INTO webhook_events (event_id, type, account_id, subject, agent_id, payload)
 SELECT e.event_id, e.type, c.account_id, 'conversation:' || c.id, c.agent_id,
        {_envelope(_conversation_json())}
-FROM unnest($1::bigint[], $7::boolean[]) WITH ORDINALITY AS changed(id, inserted, ord)
-CROSS JOIN LATERAL (
-    SELECT {_EVENT_ID} AS event_id,
-           CASE WHEN changed.inserted THEN 'conversation.created' ELSE 'conversation.updated' END AS type
+FROM (
+    SELECT id, ord, {_EVENT_ID} AS event_id,
+           CASE WHEN inserted THEN 'conversation.created' ELSE 'conversation.updated' END AS type
+    FROM unnest($1::bigint[], $7::boolean[]) WITH ORDINALITY AS changed(id, inserted, ord)
 ) e
-JOIN conversations c ON c.id = changed.id
+JOIN conversations c ON c.id = e.id
 JOIN d ON d.conversation_id = c.id
 WHERE {_LISTENING.format(owner="c")}
-ORDER BY changed.ord
+ORDER BY e.ord
 """  # noqa: S608 -- built once at import from constants
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import asyncpg
 
 from shared.db.webhook_deliveries import prune
-from tests.webhooks.conftest import Listener, store
+from tests.webhooks.conftest import Listener, store, store_many
 from tests.worker.conftest import T0
 
 EVENTS_SQL = "SELECT type, subject, payload FROM webhook_events ORDER BY id"
@@ -68,3 +68,20 @@ async def test_retention_prunes_old_events_with_their_log(pg: asyncpg.Pool, list
         assert await prune(conn) == 1
         assert await prune(conn) == 0
     assert [r["event_id"] for r in await pg.fetch("SELECT event_id FROM webhook_deliveries")] == [new_id]
+
+
+async def test_a_batch_gives_every_event_its_own_id(pg: asyncpg.Pool, listener: Listener) -> None:
+    """Many conversations in one statement: one event each, each with its own id, in its payload too.
+
+    Two batches: with rows already there Postgres planned the first version of this statement with a
+    Memoize node that handed a whole batch one event id (a unique violation, found by the fault test).
+    """
+    await listener.endpoint()
+    await store_many(pg, [f"call-first-{n}" for n in range(80)])
+    await store_many(pg, [f"call-batch-{n}" for n in range(80)])
+    rows = await pg.fetch("SELECT event_id, type, subject, payload FROM webhook_events")
+    assert len(rows) == 160
+    assert len({row["event_id"] for row in rows}) == 160
+    assert len({row["subject"] for row in rows}) == 160
+    assert all(row["payload"]["id"] == row["event_id"] for row in rows)
+    assert {row["type"] for row in rows} == {"conversation.created"}

@@ -30,6 +30,7 @@ JOB_TIMEOUT_S = LANE_BUDGET_S + TIMEOUT_S + 10
 # A leased delivery is not handed out again for this long: a job's whole run plus room to wait in
 # the queue. A lost job's delivery is due again after it.
 LEASE_S = JOB_TIMEOUT_S + 30
+KILLED_RUNS = 5  # arq's own tries of one job id (a kill, a cancel at shutdown)
 
 
 def job_id(delivery_id: int, attempts: int) -> str:
@@ -94,5 +95,9 @@ def _outcome(sent: Sent, retry_at: datetime | None) -> str:
 
 def deliver_webhook_function() -> Function:
     """The job as arq registers it: no result kept, so the next attempt's job id is free at once
-    (the database, not the result, tells a finished attempt), and never retried by arq itself."""
-    return func(deliver_webhook, name=DELIVER_WEBHOOK_JOB, keep_result=0, timeout=JOB_TIMEOUT_S, max_tries=1)
+    (the database, not the result, tells a finished attempt). The job never raises, so arq re-runs it
+    only after a kill or a cancel (about JOB_TIMEOUT_S + 10 s later, before the lease expires); past
+    KILLED_RUNS the delivery's lease expiring hands it out again anyway."""
+    return func(
+        deliver_webhook, name=DELIVER_WEBHOOK_JOB, keep_result=0, timeout=JOB_TIMEOUT_S, max_tries=KILLED_RUNS
+    )
