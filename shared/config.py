@@ -85,6 +85,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8082
     sweep_interval_s: PositiveInt = 30
 
+    # Webhooks out (docs/webhooks.md): customers' endpoints, signed deliveries, retries.
+    webhook_allow_http: bool = False  # plain http endpoints, for local use only
+    webhook_allow_loopback: bool = False  # endpoints on 127.0.0.1/::1 (local use and tests)
+    webhook_retry_scale: PositiveFloat = 1.0  # multiplies the retry schedule; tests shrink it
+    webhook_disable_after_s: PositiveFloat = 432_000.0  # 5 days of nothing but failures: disabled
+    webhook_endpoint_concurrency: PositiveInt = 4  # deliveries in flight per endpoint, all workers
+    webhook_dispatch_interval_ms: PositiveInt = 200  # how often a worker looks for due deliveries
+
     # Developer API: plans are configuration (name=requests per minute).
     plans: dict[str, PositiveInt] = msgspec.field(
         default_factory=lambda: {"free": 60, "growth": 120, "pro": 300, "agency": 1000}

@@ -29,7 +29,10 @@ from tests.helpers import (
 
 shared.logging.CACHE_LOGGERS = False
 
-TABLES = "accounts, api_keys, agents, agent_provider_ids, conversations, conversation_details, dead_letters"
+TABLES = (
+    "accounts, api_keys, agents, agent_provider_ids, conversations, conversation_details, dead_letters, "
+    "webhook_endpoints, webhook_events, webhook_deliveries, webhook_attempts"
+)
 
 
 async def _create_database(admin_url: str, name: str) -> None:

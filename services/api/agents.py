@@ -12,6 +12,7 @@ from services.api.schemas import Agent, AgentList, AgentSummary, AgentUpdated
 from services.api.typedefs import api_key_info
 from services.api.validation import parse_agent_patch
 from shared.db.agents import get_agent, list_agents, patch_agent
+from shared.db.webhook_events import PATCH_AGENT_WITH_EVENT_SQL
 from shared.errors import NotFound
 from shared.web import json_response, statements_key
 
@@ -48,8 +49,9 @@ async def patch_handler(request: web.Request) -> web.Response:
     values = {name: getattr(patch, name) for name in sent}
     # On the primary, never the replica: its WHERE must see the latest row (RETURNING is the read-back).
     found = await patch_agent(
-        request.app[statements_key], request[api_key_info].account_id, agent_id, sent, values
-    )
+        request.app[statements_key], request[api_key_info].account_id, agent_id, sent, values,
+        statement=PATCH_AGENT_WITH_EVENT_SQL,  # agent.updated in the same statement (the outbox)
+    )  # fmt: skip
     if not found:
         raise NotFound("Agent not found.")
     return json_response(AgentUpdated(agent_id, sent))

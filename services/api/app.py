@@ -10,6 +10,7 @@ from services.api.access.gate import access_middleware
 from services.api.access.limiter import DECISIONS
 from services.api.health import add_api_health_routes
 from services.api.reads import read_replica_ctx
+from services.api.webhooks.routes import add_webhook_routes
 from shared.config import Settings
 from shared.metrics.exposition import add_metrics_route
 from shared.metrics.pool import counts_reader, read_pool, refreshing
@@ -32,6 +33,7 @@ def add_api_routes(app: web.Application) -> None:
     router.add_patch("/api/v1/agents/{id}", agents.patch_handler)
     router.add_get("/api/v1/openapi.json", discovery.openapi_handler)
     router.add_get("/llms.txt", discovery.llms_txt_handler)
+    add_webhook_routes(app)
 
 
 def create_app(settings: Settings) -> web.Application:

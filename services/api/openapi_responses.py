@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import types
+from collections.abc import Callable, Mapping
+from typing import Any, Union, get_args, get_origin
 
+import msgspec
+
+from services.api.inputs import BIGINT_MAX
 from shared import openapi
 from shared.errors import ErrorBody
 from shared.openapi import ref
@@ -13,6 +18,7 @@ ERRORS = {
     "403": "Valid key, but missing the required scope.",
     "404": "Resource not found or not yours (also an {id} that can't be one of ours).",
     "405": "Method not allowed on this path; Allow lists the methods that are.",
+    "409": "The resource is busy right now; detail says when to try again.",
     "413": "Request body too large.",
     "422": "Invalid query parameter or request body; detail names the field and the rule.",
     "429": "Rate limit exceeded; Retry-After and X-RateLimit-Reset say when to retry.",
@@ -76,9 +82,11 @@ def _error_headers(status: str) -> dict[str, Any]:
     return {**counted, "WWW-Authenticate": WWW_AUTHENTICATE} if status == "401" else counted
 
 
-def responses(ok: type, *errors: str, notes: dict[str, str] | None = None) -> dict[str, Any]:
-    """200 with `ok`, then COMMON plus the operation's own error statuses, each with ErrorBody."""
-    result = {"200": json_response(ref(ok), "OK", rate_limit_headers(required=True))}
+def responses(
+    ok: type, *errors: str, notes: dict[str, str] | None = None, ok_status: str = "200"
+) -> dict[str, Any]:
+    """`ok_status` with `ok`, then COMMON plus the operation's own error statuses, each with ErrorBody."""
+    result = {ok_status: json_response(ref(ok), "OK", rate_limit_headers(required=True))}
     for status in sorted({*COMMON, *errors}):
         description = (notes or {}).get(status, ERRORS[status])
         result[status] = json_response(ref(ErrorBody), description, _error_headers(status))
@@ -91,3 +99,60 @@ def public_responses(schema: dict[str, Any], description: str) -> dict[str, Any]
         "200": json_response(schema, description, {}),
         "405": json_response(ref(ErrorBody), ERRORS["405"], {"Allow": ALLOW}),
     }
+
+
+def operation(
+    op_id: str, summary: str, scope: str, responses: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """One operation object; its description says which scope it needs."""
+    return {
+        "operationId": op_id,
+        "summary": summary,
+        "description": f"Needs the `{scope}` scope.",
+        "responses": responses,
+        **extra,
+    }
+
+
+def id_parameter(what: str) -> dict[str, Any]:
+    """The {id} path parameter: one of our bigint ids."""
+    return {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": f"The {what}'s id.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX},
+    }
+
+
+def without_none(tp: Any) -> Any:
+    """`X | None` -> X: a missing query parameter is how a caller says None."""
+    if get_origin(tp) in (Union, types.UnionType):
+        rest = [arg for arg in get_args(tp) if arg is not type(None)]
+        return rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
+    return tp
+
+
+def query_parameters(
+    shape: type, adjust: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
+    """One optional parameter per field of a query Struct, schema and description taken from its
+    annotation; `adjust` rewrites a field's generated schema."""
+    params = []
+    for field in msgspec.structs.fields(shape):
+        schema = msgspec.json.schema(without_none(field.type))
+        if adjust and field.name in adjust:
+            schema = adjust[field.name](schema)
+        description = schema.pop("description", "")
+        if field.default is not msgspec.NODEFAULT and field.default is not None:
+            schema["default"] = field.default
+        params.append(
+            {
+                "name": field.name,
+                "in": "query",
+                "required": False,
+                "description": description,
+                "schema": schema,
+            }
+        )
+    return params

@@ -13,6 +13,9 @@ from arq.connections import RedisSettings
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import ExponentialBackoff
 
+from services.worker.deliveries.job import deliver_webhook_function
+from services.worker.deliveries.start import open_deliveries
+from services.worker.deliveries.state import close_deliveries
 from services.worker.jobs import store_conversation
 from services.worker.retries import TRANSIENT_ERRORS
 from services.worker.state import STATE_CTX, WorkerState, build_state
@@ -46,6 +49,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         log.warning("postgres_unavailable_at_startup", error=repr(err))
         pool = await create_pool(settings, min_size=0)
     ctx[STATE_CTX] = build_state(settings, pool)
+    await open_deliveries(ctx, settings, pool)
     try:
         await sweep(ctx["redis"], ctx[STATE_CTX])
     except TRANSIENT_ERRORS as err:  # the cron sweep will try again
@@ -60,6 +64,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         return
     try:
         async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await close_deliveries(ctx)
             await state.batcher.drain()
             await state.pool.close()
     except TimeoutError:
@@ -93,7 +98,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         timeout=settings.job_timeout_s,
     )
     return {
-        "functions": [store_conversation],
+        "functions": [store_conversation, deliver_webhook_function()],
         "cron_jobs": [sweeper],
         "queue_name": settings.queue_name,
         "redis_settings": worker_redis_settings(settings),

@@ -37,6 +37,7 @@ async def write_batch(pool: asyncpg.Pool, items: Sequence[Item]) -> list[Outcome
     async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
         routes = await find_agents(conn, [item.query for item in items])
         rows = [(r, item.write) for r, item in zip(routes, items, strict=True) if r and not r.is_suspended]
+        # Webhook events are written by the same statements (the outbox, shared/db/webhook_events.py).
         changed = await upsert_conversations(conn, rows)
     outcomes: list[Outcome] = []
     for route, item in zip(routes, items, strict=True):

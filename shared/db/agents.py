@@ -105,7 +105,7 @@ UPDATE agents SET
     faq = CASE WHEN 'faq' = ANY($3::text[]) THEN $9::jsonb ELSE faq END,
     updated_at = now()
 WHERE id = $2 AND account_id = $1
-RETURNING id
+RETURNING *
 """
 API_WRITABLE_FIELDS = (
     "agent_goal",
@@ -133,6 +133,7 @@ async def patch_agent(
     agent_id: int,
     fields: Sequence[str],
     values: Mapping[str, object],
+    statement: str = API_PATCH_AGENT_SQL,  # or webhook_events.PATCH_AGENT_WITH_EVENT_SQL
 ) -> bool:
     """Write the named API-writable fields; False if the agent is missing or another account's."""
     unknown = set(fields) - set(API_WRITABLE_FIELDS)
@@ -141,5 +142,5 @@ async def patch_agent(
     args = [values.get(name) for name in API_WRITABLE_FIELDS]
     if args[-1] is None:
         args[-1] = {}  # faq is NOT NULL; the CASE keeps the old value when faq isn't sent
-    row = await conn.fetchval(API_PATCH_AGENT_SQL, account_id, agent_id, list(fields), *args)
+    row = await conn.fetchval(statement, account_id, agent_id, list(fields), *args)
     return row is not None

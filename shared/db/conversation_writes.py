@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
 from shared.db.routing import AgentRoute
+from shared.db.webhook_events import conversation_events_sql
 from shared.models import ConversationFacts
 
 # The columns of `conversations` the worker writes, each with the type unnest reads its array as.
@@ -41,7 +42,7 @@ FROM unnest({arrays}) WITH ORDINALITY AS t({names}, ord)
 ORDER BY ord
 ON CONFLICT (source, provider_call_id) DO UPDATE SET {updates}, updated_at = now()
 WHERE (EXCLUDED.event_rank, EXCLUDED.event_at) > (c.event_rank, c.event_at)
-RETURNING id, source, provider_call_id
+RETURNING id, source, provider_call_id, (xmax = 0) AS inserted
 """  # noqa: S608 -- built once at import from the constant column names above
 
 
@@ -57,10 +58,19 @@ ON CONFLICT (conversation_id) DO UPDATE SET
     visitor_ip = EXCLUDED.visitor_ip, provider_metadata = EXCLUDED.provider_metadata,
     raw_body = EXCLUDED.raw_body
 """
+# The outbox (docs/webhooks.md): the same statement also records the rows' webhook events.
+UPSERT_DETAILS_AND_EVENTS_SQL = conversation_events_sql(UPSERT_DETAILS_SQL)
 # jsonb values travel as JSON text: a list-valued jsonb inside a jsonb[] would read as a dimension.
 _json = msgspec.json.Encoder()
 
 Key = tuple[str, str]
+
+
+class Changed(NamedTuple):
+    """A row the upsert wrote: its id, and whether it is new (else an older event was replaced)."""
+
+    id: int
+    inserted: bool
 
 
 class ConversationWrite(ConversationFacts, frozen=True, kw_only=True):
@@ -97,26 +107,30 @@ def _conversation_args(rows: Sequence[tuple[AgentRoute, ConversationWrite]]) -> 
 
 async def upsert_conversations(
     conn: asyncpg.Connection | PoolConnectionProxy, rows: Sequence[tuple[AgentRoute, ConversationWrite]]
-) -> set[Key]:
-    """Insert or newer-wins update; details follow only the rows that changed. Returns their keys.
+) -> dict[Key, Changed]:
+    """Insert or newer-wins update; details follow only the rows that changed. Returns those rows.
 
-    The caller holds the transaction so the two tables change together.
+    The caller holds the transaction so the two tables (and the webhook outbox, written by the
+    details statement) change together. A replayed or older event changes nothing and is not
+    returned, so it emits no event (`xmax = 0` tells an insert from an update).
     """
     unique = newest_per_key(rows)
     if not unique:
-        return set()
+        return {}
     changed = await conn.fetch(UPSERT_CONVERSATIONS_SQL, *_conversation_args(unique))
     by_key = {row.key: row for _, row in unique}
-    ids = {(r["source"], r["provider_call_id"]): r["id"] for r in changed}
+    written_rows = {(r["source"], r["provider_call_id"]): Changed(r["id"], r["inserted"]) for r in changed}
+    ids = {key: row.id for key, row in written_rows.items()}
     written = [by_key[key] for key in ids]
     if written:
         await conn.execute(
-            UPSERT_DETAILS_SQL,
+            UPSERT_DETAILS_AND_EVENTS_SQL,
             [ids[row.key] for row in written],
             [_json.encode(row.transcript).decode() for row in written],
             [row.recording_url for row in written],
             [row.visitor_ip for row in written],
             [_json.encode(row.provider_metadata).decode() for row in written],
             [row.raw_body for row in written],
+            [written_rows[row.key].inserted for row in written],
         )
-    return set(ids)
+    return written_rows

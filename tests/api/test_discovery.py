@@ -23,6 +23,18 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/agents/{id}", "get"),
     ("/api/v1/agents/{id}", "patch"),
     ("/api/v1/openapi.json", "get"),
+    # Webhooks out (issue #14, docs/webhooks.md); tests/webhooks/test_api.py checks their statuses.
+    ("/api/v1/webhooks/endpoints", "post"),
+    ("/api/v1/webhooks/endpoints", "get"),
+    ("/api/v1/webhooks/endpoints/{id}", "get"),
+    ("/api/v1/webhooks/endpoints/{id}", "patch"),
+    ("/api/v1/webhooks/endpoints/{id}", "delete"),
+    ("/api/v1/webhooks/endpoints/{id}/rotate-secret", "post"),
+    ("/api/v1/webhooks/endpoints/{id}/test", "post"),
+    ("/api/v1/webhooks/endpoints/{id}/recover", "post"),
+    ("/api/v1/webhooks/endpoints/{id}/deliveries", "get"),
+    ("/api/v1/webhooks/deliveries/{id}", "get"),
+    ("/api/v1/webhooks/deliveries/{id}/retry", "post"),
 }
 
 # Every status an operation can answer (the error middleware's, auth's, the limiter's, its own).

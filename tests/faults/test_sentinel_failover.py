@@ -147,6 +147,7 @@ async def _kill_primary_and_restart_it(group: SentinelGroup) -> tuple[float, flo
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # the sum of its bounded waits; 4-13 s on a quiet machine
 async def test_primary_killed_mid_stream(settings: Settings, group: SentinelGroup, services: str) -> None:
     stream = Stream(services)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:

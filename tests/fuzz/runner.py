@@ -31,6 +31,13 @@ CURSOR_RULE = (
     'include-operation-id = "listConversations"',
     'checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "422", "429"]',
 )
+# Webhook endpoint URLs must not resolve to internal addresses (docs/webhooks.md, "Safety"), a rule
+# no schema can state: a schema-valid url (https://000 is 0.0.0.0) may be refused with 422 there.
+ENDPOINT_URL_RULES = tuple(
+    line
+    for operation in ("createWebhookEndpoint", "updateWebhookEndpoint")
+    for line in ("[[operations]]", f'include-operation-id = "{operation}"', CURSOR_RULE[2])
+)
 # A webhook's rules that JSON Schema cannot state, written in the document's descriptions instead
 # (docs/ingest.md): the end not before the start, a span that fits the stored duration, times in
 # 1970-2100 after the offset is applied, and integers written as integers (1.0 is an integer to

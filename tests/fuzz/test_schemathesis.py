@@ -14,6 +14,7 @@ from tests.fuzz.conftest import FuzzWorld
 from tests.fuzz.runner import (
     API_AUTH,
     CURSOR_RULE,
+    ENDPOINT_URL_RULES,
     INGEST_AUTH,
     WEBHOOK_RULES,
     Run,
@@ -47,7 +48,11 @@ def _verdict(run: Run, what: str, service_log: Path) -> str:
 async def test_api_conforms_to_its_openapi(api_url: str, fuzz_world: FuzzWorld, tmp_path: Path) -> None:
     schema = f"{api_url}/api/v1/openapi.json"
     run = await run_schemathesis(
-        schema, tmp_path / "st-api", API_AUTH, {"FUZZ_API_KEY": fuzz_world.key}, rules=CURSOR_RULE
+        schema,
+        tmp_path / "st-api",
+        API_AUTH,
+        {"FUZZ_API_KEY": fuzz_world.key},
+        rules=CURSOR_RULE + ENDPOINT_URL_RULES,
     )
     _assert_harness_sound(run)
     exit_code = run.returncode  # not `run.returncode`: pytest -vv would print the whole call log

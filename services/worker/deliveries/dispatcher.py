@@ -1,0 +1,88 @@
+"""The dispatcher: every webhook_dispatch_interval_ms, fan new outbox events out to their endpoints
+and enqueue a deliver_webhook job for each delivery that is due.
+
+The outbox row is the truth. A crash between a commit and an enqueue loses nothing: the delivery
+stays pending, its lease expires, and the next pass enqueues it again under the same job id (so a
+copy still waiting in the queue is not doubled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from arq.connections import ArqRedis
+
+from services.worker.deliveries.job import DELIVER_WEBHOOK_JOB, LEASE_S, job_id
+from services.worker.deliveries.state import Deliveries
+from services.worker.retries import TRANSIENT_ERRORS
+from shared.db.webhook_deliveries import dispatch, prune
+from shared.queue import enqueue_once
+
+log = structlog.get_logger(__name__)
+
+PRUNE_EVERY_S = 3600.0  # the retention sweep; every worker runs it, deleting twice is harmless
+FAN_OUT_LIMIT = 1000  # events per pass; the next pass takes the rest
+
+
+async def dispatch_once(deliveries: Deliveries, arq: ArqRedis) -> int:
+    """One pass; the number of jobs enqueued (copies already queued are not counted)."""
+    settings = deliveries.settings
+    async with deliveries.pool.acquire() as conn:
+        due = await dispatch(
+            conn,
+            fan_out_limit=FAN_OUT_LIMIT,
+            lease_s=LEASE_S,
+            per_endpoint=settings.webhook_endpoint_concurrency,
+        )
+    # Concurrently: one round trip each, so a pass takes one round trip, not one per delivery.
+    enqueued = await asyncio.gather(
+        *(
+            enqueue_once(
+                arq, job_id(row["id"], row["attempts"]), DELIVER_WEBHOOK_JOB, row["id"], row["attempts"]
+            )
+            for row in due
+        )
+    )
+    return sum(enqueued)
+
+
+async def prune_log(deliveries: Deliveries) -> int:
+    """The retention sweep: events past retention, with their deliveries and attempts."""
+    async with deliveries.pool.acquire() as conn:
+        pruned = await prune(conn)
+    if pruned:
+        log.info("webhook_log_pruned", events=pruned)
+    return pruned
+
+
+async def run(deliveries: Deliveries, arq: ArqRedis) -> None:
+    """Dispatch forever, every interval, and prune hourly; an outage only skips passes."""
+    interval_s = deliveries.settings.webhook_dispatch_interval_ms / 1000
+    loop = asyncio.get_running_loop()
+    next_prune = loop.time() + interval_s  # not at once: a starting worker has enough to do
+    while True:
+        try:
+            await dispatch_once(deliveries, arq)
+            if loop.time() >= next_prune:
+                next_prune = loop.time() + PRUNE_EVERY_S
+                await prune_log(deliveries)
+        except TRANSIENT_ERRORS as err:
+            log.warning("webhook_dispatch_failed", error=repr(err))
+        except Exception:
+            log.exception("webhook_dispatch_failed")
+        await asyncio.sleep(interval_s)
+
+
+@contextlib.asynccontextmanager
+async def running(deliveries: Deliveries, arq: ArqRedis) -> AsyncIterator[None]:
+    """The dispatcher as a background task for the life of the block."""
+    task = asyncio.create_task(run(deliveries, arq), name="webhook_dispatcher")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
