@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 import shared.logging
 from ops.embedded import ManagedServer, postgres_server, valkey_server
+from ops.embedded.sentinel import SentinelGroup
 from shared.config import Settings, from_env
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
@@ -26,6 +27,7 @@ from tests.helpers import (
     TEST_WEBHOOK_SECRET,
     Servers,
 )
+from tests.shared.sentinels import running_group, sentinel_settings
 
 shared.logging.CACHE_LOGGERS = False
 
@@ -129,3 +131,16 @@ async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(settings.redis_url)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def sentinel_group() -> Iterator[SentinelGroup]:
+    """A primary, a replica and three sentinels, one group per test module that asks for it."""
+    with running_group() as made:
+        yield made
+
+
+@pytest.fixture
+async def ha_settings(settings: Settings, sentinel_group: SentinelGroup) -> Settings:
+    """The test settings pointed at the group's sentinels, its primary emptied."""
+    return await sentinel_settings(settings, sentinel_group)

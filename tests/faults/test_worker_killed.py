@@ -106,7 +106,9 @@ async def test_sigkilled_worker_loses_nothing(settings: Settings, agent_id: int,
 
         # Jobs the killed worker held come back after job_timeout_s + 10 s (15 s here).
         await eventually(all_stored, 60, f"{EVENTS} conversations")
-        await eventually(lambda: _queue_empty(arq, settings), 15, "the queue to drain")
+        # A job the killed worker held but had already stored comes back only once its in-progress
+        # key expires (15 s after it started), then runs (unchanged): all rows may be there first.
+        await eventually(lambda: _queue_empty(arq, settings), 30, "the queue to drain")
     finally:
         producing.cancel()
         with contextlib.suppress(BaseException):

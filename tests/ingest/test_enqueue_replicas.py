@@ -4,10 +4,7 @@ that retry of a job already on the primary is a success."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import msgspec
-import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
@@ -15,35 +12,24 @@ from ops.embedded.sentinel import SentinelGroup
 from services.ingest.app import create_app
 from shared.config import Settings
 from tests.ingest.webhooks import post, queued_events, sample, vapi_secret_headers
-from tests.shared.sentinels import primary_port, running_group, sentinel_settings
+from tests.shared.sentinels import primary_port
 
 REPORT = sample("vapi-end-of-call-report.json")
 
 
-@pytest.fixture(scope="module")
-def group() -> Iterator[SentinelGroup]:
-    with running_group() as made:
-        yield made
-
-
-@pytest.fixture
-async def ha_settings(settings: Settings, group: SentinelGroup) -> Settings:
-    return await sentinel_settings(settings, group)
-
-
-def _replica(group: SentinelGroup) -> aioredis.Redis:
-    node = next(n for n in group.nodes if n.port != primary_port(group))
+def _replica(sentinel_group: SentinelGroup) -> aioredis.Redis:
+    node = next(n for n in sentinel_group.nodes if n.port != primary_port(sentinel_group))
     return aioredis.Redis(port=node.port)
 
 
 async def test_a_202_means_the_job_is_on_the_replica(
     aiohttp_client,
     ha_settings: Settings,
-    group: SentinelGroup,  # type: ignore[no-untyped-def]
+    sentinel_group: SentinelGroup,  # type: ignore[no-untyped-def]
 ) -> None:
     client: TestClient = await aiohttp_client(create_app(ha_settings))
     reply = await post(client, "/webhooks/v1/vapi", REPORT, vapi_secret_headers(), 202)
-    replica = _replica(group)
+    replica = _replica(sentinel_group)
     try:  # read at once: WAIT returned only after the replica had applied the enqueue
         assert list(await queued_events(replica, ha_settings)) == [reply["job_id"]]
     finally:
@@ -53,7 +39,7 @@ async def test_a_202_means_the_job_is_on_the_replica(
 async def test_too_few_replicas_is_503_and_the_retry_is_a_success(
     aiohttp_client,
     ha_settings: Settings,
-    group: SentinelGroup,  # type: ignore[no-untyped-def]
+    sentinel_group: SentinelGroup,  # type: ignore[no-untyped-def]
 ) -> None:
     # Two replicas wanted, one runs: WAIT answers 1 after its timeout.
     short = msgspec.structs.replace(ha_settings, redis_wait_replicas=2, redis_wait_timeout_ms=100)
@@ -61,7 +47,7 @@ async def test_too_few_replicas_is_503_and_the_retry_is_a_success(
     refused = await client.post("/webhooks/v1/vapi", data=REPORT, headers=vapi_secret_headers())
     assert refused.status == 503
     assert refused.headers["Retry-After"] == "5"
-    primary = aioredis.Redis(port=primary_port(group))
+    primary = aioredis.Redis(port=primary_port(sentinel_group))
     try:
         queued = list(await queued_events(primary, ha_settings))
         assert len(queued) == 1  # the job is on the primary all the same ...

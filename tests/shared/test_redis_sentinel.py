@@ -4,7 +4,7 @@ RedisPipe (discovery before each connection; READONLY closes it), redis-py and a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import cast
 
 import msgspec
@@ -22,21 +22,10 @@ from shared.redis_pipe import RedisPipe, pack_command, pipe_for
 from shared.redis_sentinel import discover_primary
 from shared.web import redis_client
 from tests.helpers import eventually
-from tests.shared.sentinels import primary_port, running_group, sentinel_settings
+from tests.shared.sentinels import primary_port
 
 PORT = pack_command(b"CONFIG", b"GET", b"port")
 ROLE = pack_command(b"ROLE")
-
-
-@pytest.fixture(scope="module")
-def group() -> Iterator[SentinelGroup]:
-    with running_group() as made:
-        yield made
-
-
-@pytest.fixture
-async def ha_settings(settings: Settings, group: SentinelGroup) -> Settings:
-    return await sentinel_settings(settings, group)
 
 
 @pytest.fixture
@@ -51,31 +40,33 @@ async def _port_of(pipe: RedisPipe) -> int:
     return int(port)
 
 
-async def test_discovery_skips_a_dead_sentinel_and_names_the_primary(group: SentinelGroup) -> None:
+async def test_discovery_skips_a_dead_sentinel_and_names_the_primary(sentinel_group: SentinelGroup) -> None:
     dead = ("127.0.0.1", free_port())
-    live = [(s.host, s.port) for s in group.sentinels]
-    assert await discover_primary([dead, *live], group.master_name, 1.0) == (
+    live = [(s.host, s.port) for s in sentinel_group.sentinels]
+    assert await discover_primary([dead, *live], sentinel_group.master_name, 1.0) == (
         "127.0.0.1",
-        primary_port(group),
+        primary_port(sentinel_group),
     )
 
 
-async def test_discovery_of_an_unknown_name_fails_as_a_connection_error(group: SentinelGroup) -> None:
+async def test_discovery_of_an_unknown_name_fails_as_a_connection_error(
+    sentinel_group: SentinelGroup,
+) -> None:
     with pytest.raises(redis.exceptions.ConnectionError, match="no sentinel names a primary 'nobody'"):
-        await discover_primary([(s.host, s.port) for s in group.sentinels], "nobody", 1.0)
+        await discover_primary([(s.host, s.port) for s in sentinel_group.sentinels], "nobody", 1.0)
 
 
 async def test_redis_py_and_arq_reach_the_primary_through_the_sentinels(
-    ha_settings: Settings, group: SentinelGroup
+    ha_settings: Settings, sentinel_group: SentinelGroup
 ) -> None:
     client = redis_client(ha_settings)
     try:
-        assert int((await client.config_get("port"))["port"]) == primary_port(group)
+        assert int((await client.config_get("port"))["port"]) == primary_port(sentinel_group)
     finally:
         await client.aclose()
     arq = await create_arq_pool(ha_settings)
     try:
-        assert int((await arq.config_get("port"))["port"]) == primary_port(group)
+        assert int((await arq.config_get("port"))["port"]) == primary_port(sentinel_group)
     finally:
         await arq.aclose()
         pool = cast(SentinelConnectionPool, arq.connection_pool)
@@ -116,8 +107,8 @@ async def test_a_barrier_that_fails_fails_every_caller_of_its_batch(ha_settings:
         await waiting.aclose()
 
 
-async def test_a_readonly_reply_closes_the_connection(group: SentinelGroup) -> None:
-    replica = next(node for node in group.nodes if node.port != primary_port(group))
+async def test_a_readonly_reply_closes_the_connection(sentinel_group: SentinelGroup) -> None:
+    replica = next(node for node in sentinel_group.nodes if node.port != primary_port(sentinel_group))
     pipe = RedisPipe(replica.url, timeout_s=2.0)
     try:
         before = await pipe.call(pack_command(b"CLIENT", b"ID"))
@@ -148,16 +139,16 @@ async def test_a_silent_sentinel_costs_only_its_share_of_the_timeout(ha_settings
         await silent.wait_closed()
 
 
-async def test_the_pipe_follows_a_failover(pipe: RedisPipe, group: SentinelGroup) -> None:
-    old = primary_port(group)
+async def test_the_pipe_follows_a_failover(pipe: RedisPipe, sentinel_group: SentinelGroup) -> None:
+    old = primary_port(sentinel_group)
     assert await _port_of(pipe) == old
-    group.failover()
+    sentinel_group.failover()
 
     async def moved() -> bool:
-        return primary_port(group) != old
+        return primary_port(sentinel_group) != old
 
     await eventually(moved, 30, "the sentinels to promote the replica")
-    new = primary_port(group)
+    new = primary_port(sentinel_group)
 
     # The old primary keeps its clients until the sentinels demote it (CLIENT KILL) or a write
     # there answers READONLY; either closes our connection, and the next one asks the sentinels.

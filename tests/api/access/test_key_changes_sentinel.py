@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 
-import pytest
 import redis.asyncio as aioredis
 
 from ops.embedded.sentinel import SentinelGroup
@@ -16,23 +14,12 @@ from services.api.access.gate import ApiKeyInfo, KeyCache
 from shared.config import Settings
 from shared.keys import KEYS_CHANGED_CHANNEL
 from tests.helpers import eventually
-from tests.shared.sentinels import primary_port, running_group, sentinel_settings
+from tests.shared.sentinels import primary_port
 
 INFO = ApiKeyInfo(
     key_id=1, account_id=2, email="a@example.com", prefix="rr_live_abcd", scopes=("read",), plan="free",
     rate_limit_per_min=None,
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def group() -> Iterator[SentinelGroup]:
-    with running_group() as made:
-        yield made
-
-
-@pytest.fixture
-async def ha_settings(settings: Settings, group: SentinelGroup) -> Settings:
-    return await sentinel_settings(settings, group)
 
 
 async def _subscribers(port: int) -> int:
@@ -52,24 +39,26 @@ async def _publish(port: int) -> None:
         await client.aclose()
 
 
-async def test_the_subscription_follows_a_failover(ha_settings: Settings, group: SentinelGroup) -> None:
+async def test_the_subscription_follows_a_failover(
+    ha_settings: Settings, sentinel_group: SentinelGroup
+) -> None:
     cache = KeyCache(ttl_s=60)
     stopping = asyncio.Event()
     listener = asyncio.create_task(listen_for_key_changes(ha_settings, cache, stopping))
     try:
-        old = primary_port(group)
+        old = primary_port(sentinel_group)
 
         async def subscribed_at_old() -> bool:
             return cache.healthy and await _subscribers(old) == 1
 
         await eventually(subscribed_at_old, 10, "the subscription on the primary")
-        await asyncio.to_thread(group.failover)
+        await asyncio.to_thread(sentinel_group.failover)
 
         async def promoted() -> bool:
-            return await asyncio.to_thread(primary_port, group) != old
+            return await asyncio.to_thread(primary_port, sentinel_group) != old
 
         await eventually(promoted, 30, "the sentinels to promote the replica")
-        new = primary_port(group)
+        new = primary_port(sentinel_group)
 
         async def subscribed_at_new() -> bool:
             return cache.healthy and await _subscribers(new) == 1
