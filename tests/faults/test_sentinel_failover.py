@@ -203,16 +203,14 @@ def _cut_replication(group: SentinelGroup) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)  # the sum of its bounded waits; 19-36 s on a quiet machine
-@pytest.mark.parametrize("wait_replicas", [1, 0], ids=["wait", "no-wait"])
-async def test_a_failover_to_a_replica_that_lagged(
-    settings: Settings, agent_id: int, tmp_path: Path, wait_replicas: int
-) -> None:
-    """With WAIT, nothing answered 2xx while the replica lagged: lost = 0. Without, the 2xx of that
-    window are lost with the primary: the failure the WAIT exists for, shown to be real."""
+async def test_a_failover_to_a_replica_that_lagged(settings: Settings, agent_id: int, tmp_path: Path) -> None:
+    """With WAIT, nothing is answered 2xx while the replica lags: lost = 0 through the failover.
+
+    (Without WAIT, RINGREADY_REDIS_WAIT_REPLICAS=0, the 2xx of that window are lost with the
+    primary in most runs, not all: docs/operations.md, "Redis high availability: Sentinel".)"""
     with running_group(replicas=1) as group:
-        env = {"RINGREADY_REDIS_WAIT_REPLICAS": str(wait_replicas)}
         async with (
-            _running(settings, group, tmp_path, **env) as (base_url, worker),
+            _running(settings, group, tmp_path) as (base_url, worker),
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
         ):
             stream = Stream(base_url)
@@ -220,7 +218,6 @@ async def test_a_failover_to_a_replica_that_lagged(
             try:
                 await eventually(lambda: _at_least(stream.accepted(), 50), 60, "the first webhooks")
                 worker.send_signal(signal.SIGSTOP)  # what is queued from now on stays queued
-                cutting_at = time.monotonic()
                 await asyncio.to_thread(_cut_replication, group)
                 cut_at = time.monotonic()  # after the cut: what is answered from now on, it missed
                 await eventually(lambda: _at_least(stream.answered(cut_at), 8), 30, "answers while cut off")
@@ -232,16 +229,10 @@ async def test_a_failover_to_a_replica_that_lagged(
                 stream.stopping.set()
                 await asyncio.gather(*senders)
             accepted = stream.accepted()
-            # Lost if anything: acknowledged after the cut and before the new primary took over.
             exposed = stream.accepted(cut_at) - stream.accepted(back)
-            print(f"WAIT {wait_replicas}: {len(exposed)} webhooks answered 2xx while the replica was cut off")
-            # Without WAIT, what was answered while the cut was being made may be lost too.
-            before_the_cut = accepted - stream.accepted(cutting_at)
-            must_be_stored = accepted if wait_replicas else before_the_cut | stream.accepted(back)
+            print(f"{len(exposed)} webhooks answered 2xx while the replica was cut off")
 
             async def stored() -> bool:
-                return must_be_stored <= set(await _stored(settings.database_url))
+                return accepted <= set(await _stored(settings.database_url))
 
-            await eventually(stored, STORED_WITHIN_S, f"{len(must_be_stored)} accepted webhooks to be stored")
-            if not wait_replicas:  # the no-WAIT ingest acknowledged jobs only the old primary held
-                assert exposed - set(await _stored(settings.database_url))
+            await eventually(stored, STORED_WITHIN_S, f"{len(accepted)} accepted webhooks to be stored")
