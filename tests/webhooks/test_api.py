@@ -6,7 +6,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from standardwebhooks import Webhook
 
 from services.api.app import create_app
 from shared.config import Settings
@@ -15,6 +14,7 @@ from tests.api.factories import Tenant, make_tenant
 from tests.helpers import eventually
 from tests.webhooks.conftest import running_worker, store
 from tests.webhooks.receiver import Receiver, always
+from tests.webhooks.verify import Webhook
 from tests.worker.conftest import AGENT_PHONE
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"

@@ -8,7 +8,6 @@ from typing import Any
 import asyncpg
 import msgspec
 import pytest
-from standardwebhooks import Webhook
 
 from shared.config import Settings
 from shared.db.webhook_endpoints import rotate_secret
@@ -16,6 +15,7 @@ from shared.webhooks.addresses import BlockedAddress, PublicOnlyResolver, check_
 from shared.webhooks.signing import generate_secret
 from tests.helpers import eventually
 from tests.webhooks.conftest import Listener, running_worker, store
+from tests.webhooks.verify import Webhook
 
 DAY_S = 24 * 3600.0
 
