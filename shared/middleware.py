@@ -17,7 +17,7 @@ from aiohttp.typedefs import Handler
 from shared import errors
 from shared.config import Settings
 from shared.keys import KEY_PREFIX
-from shared.metrics.series import observe_request
+from shared.metrics.series import in_flight, observe_request
 from shared.web import json_response, request_id_key, response_headers_key, settings_key
 
 log = structlog.get_logger("request")
@@ -27,6 +27,7 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # A request id is logged and echoed: one that holds a secret's prefix (a pasting slip) is replaced.
 _SECRET_MARKERS = (KEY_PREFIX, "whsec_")
 _random_bits = random.getrandbits
+HTTP_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"))
 
 STATUS_BY_ERROR: dict[type[errors.AppError], int] = {
     errors.InvalidInput: 422,
@@ -141,6 +142,12 @@ def route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else "(no route)"
 
 
+def method_of(request: web.Request) -> str:
+    """The method as a metric label: HTTP's own methods, anything else (a client may send any
+    token as a method) as "other", so no client can grow the series without bound."""
+    return request.method if request.method in HTTP_METHODS else "other"
+
+
 def render_failure(request: web.Request, exc: Exception) -> web.Response:
     """The envelope for what a handler raised (call it in the except block: unexpected exceptions
     are logged with their traceback)."""
@@ -159,6 +166,9 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     structlog.contextvars.bind_contextvars(request_id=request_id)
     request[request_id_key] = request_id
     deadline = body_deadline(request)
+    route, method = route_of(request), method_of(request)
+    running = in_flight(route, method)
+    running.inc()
     try:
         if refused_encoding(request):
             raise web.HTTPUnsupportedMediaType()
@@ -171,6 +181,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     except Exception as exc:
         response = render_failure(request, exc)
     finally:
+        running.dec()
         if deadline is not None:
             deadline.cancel()
     if response.status in CLOSE_AFTER:
@@ -180,9 +191,8 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     extra_headers = request.get(response_headers_key)
     if extra_headers is not None:
         response.headers.update(extra_headers)
-    route = route_of(request)
     duration_s = time.perf_counter() - started
-    observe_request(route, request.method, response.status, duration_s)
+    observe_request(route, method, response.status, duration_s)
     log.info(
         "request_finished",
         method=request.method,

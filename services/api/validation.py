@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 import msgspec
@@ -36,12 +37,12 @@ def _refuse(name: str) -> InvalidInput:
     return InvalidInput(f"{name}: {QUERY_RULES[name]}")
 
 
-def _single_values(query: MultiMapping[str]) -> dict[str, str]:
-    """Each known parameter's one value: unknown or repeated parameters are refused by name."""
+def single_values(query: MultiMapping[str], allowed: Collection[str]) -> dict[str, str]:
+    """Each allowed parameter's one value: unknown or repeated parameters are refused by name."""
     values: dict[str, str] = {}
     for name, value in query.items():
-        if name not in QUERY_RULES:
-            raise InvalidInput(f"{name}: unknown query parameter; allowed: {', '.join(QUERY_RULES)}")
+        if name not in allowed:
+            raise InvalidInput(f"{name}: unknown query parameter; allowed: {', '.join(allowed)}")
         if name in values:
             raise InvalidInput(f"{name}: given more than once; send each parameter at most once")
         values[name] = value
@@ -71,7 +72,7 @@ def parse_since(raw: str) -> datetime:
 def parse_list_query(query: MultiMapping[str]) -> ListQuery:
     """The list's query parameters; unknown, repeated or loosely written ones are refused, so a typo'd
     or stringified cursor fails loudly instead of restarting the list forever."""
-    raw = _single_values(query)
+    raw = single_values(query, QUERY_RULES)
     for name in _INTEGER_PARAMS:
         if name in raw and not _INTEGER.fullmatch(raw[name]):
             raise _refuse(name)

@@ -24,6 +24,15 @@ HTTP_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS_S,
     registry=REGISTRY,
 )
+# Per process: live gauges vanish with their process (exposition.forget_this_process).
+HTTP_IN_FLIGHT = Gauge(
+    "ringready_http_requests_in_flight",
+    "Requests whose handler is running (reading the body, or working), by route template and method,"
+    " summed over the service's processes. After SIGTERM: what the drain still waits for.",
+    ("route", "method"),
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
 WEBHOOKS = Counter(
     "ringready_webhooks",
     "Webhooks received by the ingest, by source and outcome (queued, ignored, or why refused).",
@@ -56,7 +65,6 @@ RATE_LIMIT_DECISIONS = Counter(
     ("policy", "decision", "source"),
     registry=REGISTRY,
 )
-# Per process: live gauges vanish with their process (exposition.forget_this_process).
 PG_POOL = Gauge(
     "ringready_pg_pool_connections",
     "The API's Postgres connections, summed over its processes: size (configured), open, in_use.",
@@ -74,6 +82,15 @@ LIMITER_REDIS_STATE = Gauge(
 
 _requests: dict[tuple[str, str, int], Counter] = {}
 _latencies: dict[tuple[str, str], Histogram] = {}
+_in_flight: dict[tuple[str, str], Gauge] = {}
+
+
+def in_flight(route: str, method: str) -> Gauge:
+    """The in-flight gauge of one route and method (cached, as in observe_request)."""
+    gauge = _in_flight.get((route, method))
+    if gauge is None:
+        gauge = _in_flight[(route, method)] = HTTP_IN_FLIGHT.labels(route, method)
+    return gauge
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:

@@ -10,7 +10,10 @@ This is the one place that relies on arq's internals, as of arq 0.28.0 (arq/work
 - `start_jobs` must, per claimed job, acquire `self.sem`, add one to `self.job_counter`, run
   `self.run_job(job_id, score)` in a task kept in `self.tasks`, and on its completion call
   `self._release_sem_dec_counter_on_complete()` (private: it undoes the semaphore and counter);
-- the in-progress key is `in_progress_key_prefix + job_id` with a TTL of `in_progress_timeout_s`.
+- the in-progress key is `in_progress_key_prefix + job_id`; arq gives it one TTL for every job,
+  `in_progress_timeout_s` (the longest function timeout + 10 s). Ours gives a conversation job its
+  own timeout + 10 s instead, so a slow job kind (webhook deliveries wait up to 15 s on a customer)
+  does not delay the re-run of a killed worker's conversations.
 tests/shared/test_queue_arq_compat.py checks each of these against the installed arq.
 """
 
@@ -20,16 +23,22 @@ from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 
-# KEYS: queue. ARGV: in-progress key prefix, now ms, in-progress TTL ms, job ids...
+from shared.queue.format import STORE_CONVERSATION_JOB
+from shared.queue.job_ids import JOB_ID_PREFIX
+
+CONVERSATION_JOB_PREFIX = JOB_ID_PREFIX + ":"
+IN_PROGRESS_EXTRA_S = 10  # what arq adds to a job timeout for its in-progress key
+
+# KEYS: queue. ARGV: in-progress key prefix, now ms, then per job: its id, its in-progress TTL ms.
 # Returns the claimed ids, each followed by its score.
 CLAIM_LUA = """
 local claimed = {}
-for i = 4, #ARGV do
+for i = 3, #ARGV, 2 do
   local id = ARGV[i]
   local score = redis.call('ZSCORE', KEYS[1], id)
   local key = ARGV[1] .. id
   if score and tonumber(score) <= tonumber(ARGV[2]) and redis.call('EXISTS', key) == 0 then
-    redis.call('PSETEX', key, ARGV[3], '1')
+    redis.call('PSETEX', key, ARGV[i + 1], '1')
     claimed[#claimed + 1] = id
     claimed[#claimed + 1] = score
   end
@@ -46,13 +55,10 @@ class BatchClaimWorker(Worker):
         room = self.max_jobs - self.job_counter
         if room <= 0 or not job_ids:
             return
-        ttl_ms = int(self.in_progress_timeout_s * 1000)
-        args = [
-            in_progress_key_prefix,
-            str(timestamp_ms()),
-            str(ttl_ms),
-            *(i.decode() for i in job_ids[:room]),
-        ]
+        args = [in_progress_key_prefix, str(timestamp_ms())]
+        for raw_id in job_ids[:room]:
+            job_id = raw_id.decode()
+            args += [job_id, str(self.in_progress_ttl_ms(job_id))]
         # redis-py types eval() as "Awaitable | str", whatever the client; an async client awaits.
         claimed = await self.pool.eval(CLAIM_LUA, 1, self.queue_name, *args)  # type: ignore[misc]
         for raw_id, raw_score in zip(claimed[::2], claimed[1::2], strict=True):
@@ -62,3 +68,12 @@ class BatchClaimWorker(Worker):
             task = self.loop.create_task(self.run_job(job_id, int(float(raw_score))))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
+
+    def in_progress_ttl_ms(self, job_id: str) -> int:
+        """How long a claim holds the job: its own function's timeout + 10 s for a conversation,
+        arq's longest-function rule for the rest (their function is known only once it is read)."""
+        conversation = self.functions.get(STORE_CONVERSATION_JOB)
+        if conversation is not None and job_id.startswith(CONVERSATION_JOB_PREFIX):
+            timeout_s = conversation.timeout_s or self.job_timeout_s
+            return int((timeout_s + IN_PROGRESS_EXTRA_S) * 1000)
+        return int(self.in_progress_timeout_s * 1000)

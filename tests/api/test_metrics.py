@@ -115,3 +115,42 @@ async def test_limiter_redis_state_moves_to_degraded(
     assert value(degraded, state, state="healthy") == 0
     decisions = "ringready_rate_limit_decisions_total"
     assert value(degraded, decisions, policy="default", decision="allowed", source="fallback") >= 1
+
+
+async def test_requests_in_flight_show_until_they_end(
+    aiohttp_client: AiohttpClient, settings: Settings, pg: asyncpg.Pool
+) -> None:
+    """A request whose body is half sent is in flight (the SIGTERM tests wait on this gauge)."""
+    client: TestClient = await aiohttp_client(create_app(settings))
+    tenant = await make_tenant(pg, "in-flight@example.com")
+    gauge = "ringready_http_requests_in_flight"
+    labels = {"route": "/api/v1/agents/{id}", "method": "PATCH"}
+    assert value(await scrape(client), gauge, **labels) == 0
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    head = (
+        "PATCH /api/v1/agents/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 40\r\n"
+        f"Authorization: Bearer {tenant.key}\r\nContent-Type: application/json\r\n\r\n"
+    )
+    writer.write(head.encode() + b'{"business_name": ')
+    await writer.drain()
+
+    async def counted(expected: float) -> bool:
+        return value(await scrape(client), gauge, **labels) == expected
+
+    await eventually(lambda: counted(1), 5, "the held request to be in flight")
+    writer.close()  # the client goes away: the handler is cancelled, and no longer counted
+    await eventually(lambda: counted(0), 5, "the held request to end")
+    assert not await reader.read()
+
+
+async def test_a_made_up_method_is_one_label(aiohttp_client: AiohttpClient, settings: Settings) -> None:
+    """Any token is a method to HTTP; the label set stays bounded whatever clients send."""
+    client: TestClient = await aiohttp_client(create_app(settings))
+    for method in ("PROPFIND", "MKCOL", "LOCK"):  # HTTP methods of WebDAV, which aiohttp parses
+        reply = await client.request(method, LIST)
+        assert reply.status == 405, (method, reply.status, await reply.text())
+    samples = await scrape(client)
+    labels = {"route": "(no route)", "method": "other", "status": "405"}
+    counted = value(samples, "ringready_http_requests_total", **labels)
+    assert counted == 3
+    assert not [labels for (_, labels) in samples if ("method", "PROPFIND") in labels]

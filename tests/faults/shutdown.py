@@ -4,11 +4,12 @@ clock from SIGTERM to exit. Loopback only; every loop and wait is bounded in tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +102,11 @@ class Stream:
     answers: list[Answer] = field(default_factory=list)
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
+    _going: asyncio.Event = field(default_factory=asyncio.Event)
+    _sending: int = 0
+
+    def __post_init__(self) -> None:
+        self._going.set()
 
     async def run(self) -> None:
         """Send until stopped (or STREAM_MAX_S); connection errors count as status 0."""
@@ -110,10 +116,28 @@ class Stream:
     async def _client(self) -> None:
         async with aiohttp.ClientSession() as session:
             while not self.stopped.is_set():
+                await self._going.wait()
                 request_id = f"{self.prefix}-{next(self._ids):05d}"
-                status = await self.send(session, request_id)
+                self._sending += 1
+                try:
+                    status = await self.send(session, request_id)
+                finally:
+                    self._sending -= 1
                 self.answers.append(Answer(request_id, status, time.monotonic()))
                 await asyncio.sleep(STREAM_PAUSE_S)
+
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """No request of the stream is in flight inside this block; it goes on afterwards."""
+        self._going.clear()
+        try:
+            await eventually(self._idle, 10, "the stream's requests to be answered")
+            yield
+        finally:
+            self._going.set()
+
+    async def _idle(self) -> bool:
+        return self._sending == 0
 
     def count(self, status: int) -> int:
         return sum(answer.status == status for answer in self.answers)

@@ -37,6 +37,7 @@ from tests.faults.shutdown import (
 )
 from tests.faults.webhooks import phone_body, post_call, signed_headers
 from tests.helpers import eventually
+from tests.shared.scrape import parse
 
 ANSWERED_BEFORE_SIGTERM = 50
 LOOK_AFTER_SIGTERM_S = 0.5  # the listener is closed by then; the stuck request keeps the process
@@ -60,9 +61,10 @@ async def _sigterm_mid_stream(
     streaming = asyncio.create_task(stream.run())
     try:
         await eventually(lambda: _answered(stream, ok), 30, lambda: f"{ANSWERED_BEFORE_SIGTERM} answers {ok}")
-        await held.start(service.port)
-        await stuck.start(service.port)
-        await asyncio.sleep(0.2)  # both handlers are reading their bodies
+        async with stream.paused():  # so that what is in flight at the service is ours alone
+            await held.start(service.port)
+            await stuck.start(service.port)
+            await eventually(lambda: _in_flight(service, 2), 10, "both held requests to be in flight")
         sigterm_at = time.monotonic()
         exiting = asyncio.create_task(sigterm_and_wait(service.process, SHUTDOWN_S + SLACK_S))
         await asyncio.sleep(LOOK_AFTER_SIGTERM_S)
@@ -76,6 +78,17 @@ async def _sigterm_mid_stream(
         stuck.abandon()
         stop(service.process)
     return Outcome(fresh_status, alive_then, held_status, exit_s, service.process.returncode, sigterm_at)
+
+
+async def _in_flight(service: HttpService, expected: int) -> bool:
+    """The service counts `expected` requests in flight, its /metrics scrape aside."""
+    async with aiohttp.ClientSession() as session, session.get(f"{service.base_url}/metrics") as reply:
+        samples = parse(await reply.text())
+    running = sum(
+        count for (name, labels), count in samples.items()
+        if name == "ringready_http_requests_in_flight" and ("route", "/metrics") not in labels
+    )  # fmt: skip
+    return running == expected
 
 
 async def _answered(stream: Stream, ok: int) -> bool:

@@ -249,11 +249,14 @@ async def test_claims_only_due_jobs_not_running_elsewhere(settings: Settings, ar
             "store_conversation", b"x", _job_id=job_id, _defer_by=60 if job_id == "deferred" else None
         )
     await arq_pool.psetex(in_progress_key_prefix + "running", 10_000, b"1")
-    args = [in_progress_key_prefix, str(timestamp_ms()), "15000", "due", "running", "deferred", "finished"]
+    await arq_pool.enqueue_job("store_conversation", b"x", _job_id="due-too")
+    ttls = {"due": "15000", "running": "15000", "deferred": "15000", "finished": "15000", "due-too": "40000"}
+    args = [in_progress_key_prefix, str(timestamp_ms()), *(part for pair in ttls.items() for part in pair)]
     claimed = await arq_pool.eval(CLAIM_LUA, 1, settings.queue_name, *args)  # type: ignore[misc]
-    assert claimed[::2] == [b"due"]
+    assert claimed[::2] == [b"due", b"due-too"]
     assert float(claimed[1]) == await arq_pool.zscore(settings.queue_name, "due")
     assert 14_000 < await arq_pool.pttl(in_progress_key_prefix + "due") <= 15_000
+    assert 39_000 < await arq_pool.pttl(in_progress_key_prefix + "due-too") <= 40_000  # each its own TTL
     assert await arq_pool.exists(in_progress_key_prefix + "deferred") == 0
     assert await arq_pool.exists(in_progress_key_prefix + "finished") == 0
     assert await arq_pool.exists(in_progress_key_prefix + "running") == 1

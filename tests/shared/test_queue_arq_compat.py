@@ -15,7 +15,7 @@ import pytest
 from arq import Retry
 from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
-from arq.worker import Worker
+from arq.worker import Worker, func
 
 from shared.config import Settings
 from shared.models import QueuedEvent
@@ -28,6 +28,7 @@ from shared.queue import (
     job_deserializer,
     job_id_for,
     queued_event_decoder,
+    redis_settings,
 )
 from tests.shared.test_queue import burst, event
 
@@ -147,3 +148,21 @@ async def _assert_finished_as_arq_does(
     job = Job(job_id, arq_pool, _queue_name=settings.queue_name, _deserializer=job_deserializer)
     assert await job.status() == JobStatus.complete
     assert await job.result(timeout=1) == result
+
+
+async def test_our_claim_holds_a_conversation_for_its_own_timeout(settings: Settings) -> None:
+    async def slow(ctx: dict[str, Any]) -> str:
+        return "slow"
+
+    async def store(ctx: dict[str, Any], payload: bytes) -> str:
+        return "stored"
+
+    worker = BatchClaimWorker(
+        functions=[func(store, name=STORE_CONVERSATION_JOB, timeout=5), func(slow, name="slow", timeout=30)],
+        redis_settings=redis_settings(settings),
+        handle_signals=False,
+    )
+    assert worker.in_progress_timeout_s == 40  # arq's one TTL: the longest timeout + 10 s
+    # A killed worker's conversations come back after their own 5 + 10 s, not the slow job's 40 s.
+    assert worker.in_progress_ttl_ms(job_id_for(event("call-ttl"))) == 15_000
+    assert worker.in_progress_ttl_ms("slow:1") == 40_000

@@ -8,6 +8,7 @@ from typing import TypeVar
 import msgspec
 from multidict import MultiMapping
 
+from services.api.validation import single_values
 from shared.errors import InvalidInput, undecodable_as_invalid
 
 T = TypeVar("T", bound=msgspec.Struct)
@@ -38,16 +39,10 @@ def parse_body(body: bytes, shape: type[T]) -> T:
 
 def parse_query(query: MultiMapping[str], shape: type[T]) -> T:
     """Query parameters of `shape`: each at most once, integers written as plain digits."""
-    fields = {field.name: field for field in msgspec.structs.fields(shape)}
-    values: dict[str, str] = {}
-    for name, value in query.items():
-        if name not in fields:
-            raise InvalidInput(f"{name}: unknown query parameter; allowed: {', '.join(fields)}")
-        if name in values:
-            raise InvalidInput(f"{name}: given more than once; send each parameter at most once")
+    values = single_values(query, [field.name for field in msgspec.structs.fields(shape)])
+    for name, value in values.items():
         if name in _INTEGER_PARAMS and not _INTEGER.fullmatch(value):
             raise InvalidInput(f"{name}: must be a positive integer")
-        values[name] = value
     try:
         return msgspec.convert(values, shape, strict=False)
     except msgspec.ValidationError as err:
