@@ -11,6 +11,7 @@ for every process on the machine. Latency = receiver arrival - POST start, per c
 (named by its unique `from` number). A warm-up run (not counted) comes first. Usage:
 
     .venv/bin/python -m bench.webhooks_latency [--rate 100] [--seconds 30] [--warmup 5]
+        [--endpoint-concurrency 4] [--dispatch-ms 200]
 """
 
 from __future__ import annotations
@@ -103,6 +104,31 @@ async def delivered(database_url: str) -> int:
         await conn.close()
 
 
+# Per conversation, on Postgres' clock (the machine's wall clock): when the worker's transaction
+# stored it (and wrote its event), and when the first attempt to deliver that event began.
+STAGES_SQL = """
+SELECT c.from_number, extract(epoch FROM c.created_at) AS stored,
+       extract(epoch FROM min(a.attempted_at)) AS attempted
+FROM conversations c
+JOIN webhook_events e ON e.subject = 'conversation:' || c.id AND e.type = 'conversation.created'
+JOIN webhook_deliveries d ON d.event_id = e.id
+JOIN webhook_attempts a ON a.delivery_id = d.id
+GROUP BY c.from_number, c.created_at
+"""
+Stages = dict[tuple[int, int], tuple[float, float]]
+
+
+async def stage_times(database_url: str) -> Stages:
+    """{(run, n): (stored, first attempt began)} in epoch seconds."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(STAGES_SQL)
+    finally:
+        await conn.close()
+    named = ((_named(row["from_number"] or ""), row) for row in rows)
+    return {key: (float(row["stored"]), float(row["attempted"])) for key, row in named if key is not None}
+
+
 def send_run(ctx: SpawnContext, plan: Plan) -> dict[str, Any]:
     """The sender's process for one run; its record (sent_at, statuses, ...)."""
     state = ctx.Array("b", plan.count, lock=False)
@@ -129,12 +155,18 @@ def spread_ms(values: list[float]) -> dict[str, float]:
     }
 
 
-def summarise(plan: Plan, sender: dict[str, Any], arrived: dict[tuple[int, int], float]) -> dict[str, Any]:
-    """Latency (arrival - POST start) of one run's accepted conversations, and what never arrived."""
+def summarise(
+    plan: Plan, sender: dict[str, Any], arrived: dict[tuple[int, int], float], stages: Stages
+) -> dict[str, Any]:
+    """Latency (arrival - POST start) of one run's accepted conversations, what never arrived, and
+    the stages in between (the wall-clock ones through Postgres' timestamps)."""
     accepted = [n for n in range(plan.count) if 200 <= sender["statuses"][n] < 300]
     got = [n for n in accepted if (plan.run, n) in arrived]
     latency = [arrived[(plan.run, n)] - sender["sent_at"][n] for n in got]
     answered = [sender["answered_at"][n] - sender["sent_at"][n] for n in accepted]
+    timed = [n for n in accepted if (plan.run, n) in stages]
+    stored = [stages[(plan.run, n)][0] - sender["answered_wall"][n] for n in timed]
+    dispatched = [stages[(plan.run, n)][1] - stages[(plan.run, n)][0] for n in timed]
     return {
         "sent": plan.count,
         "accepted": len(accepted),
@@ -143,6 +175,8 @@ def summarise(plan: Plan, sender: dict[str, Any], arrived: dict[tuple[int, int],
         "max_send_lateness_ms": round(sender["max_lateness_s"] * 1000, 1),
         "in_to_out_ms": spread_ms(latency),
         "ingest_response_ms": spread_ms(answered),
+        "stage_2xx_to_stored_ms": spread_ms(stored),
+        "stage_stored_to_attempt_ms": spread_ms(dispatched),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -190,6 +224,12 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "RINGREADY_WEBHOOK_ALLOW_LOOPBACK": "true",
             "RINGREADY_WORKER_METRICS_PORT": "0",
         }
+        for option, name in (
+            ("endpoint_concurrency", "ENDPOINT_CONCURRENCY"),
+            ("dispatch_ms", "DISPATCH_INTERVAL_MS"),
+        ):
+            if getattr(args, option) is not None:  # else the service's default
+                env[f"RINGREADY_WEBHOOK_{name}"] = str(getattr(args, option))
         for module in ("services.ingest", "services.worker"):
             processes.append(start_module(module, env, root / f"{module.split('.')[-1]}.log"))
         wait_port(ports["ingest"], 60)
@@ -200,6 +240,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         )  # fmt: skip
         print(f"{os.cpu_count()} CPUs, load {os.getloadavg()}; logs in {root}", flush=True)
         sent = runs(ctx, template, pg.url, args)
+        stages = asyncio.run(stage_times(pg.url))
         stop.set()
         arrived = arrivals.get(timeout=30)
         receiver.join(10)
@@ -210,7 +251,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             receiver.terminate()
         valkey.stop()
         pg.stop()
-    warm, measured = (summarise(plan, sender, arrived) for plan, sender in sent)
+    warm, measured = (summarise(plan, sender, arrived, stages) for plan, sender in sent)
     return {"setup": vars(args) | {"target_p99_ms": TARGET_P99_MS}, "warm_up": warm, "run": measured}
 
 
@@ -223,6 +264,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="the measured run's length")
     parser.add_argument("--warmup", type=float, default=5.0, help="the warm-up run's length (not counted)")
     parser.add_argument("--settle", type=float, default=60.0, help="seconds to wait for the last deliveries")
+    parser.add_argument("--endpoint-concurrency", type=int, help="RINGREADY_WEBHOOK_ENDPOINT_CONCURRENCY")
+    parser.add_argument("--dispatch-ms", type=int, help="RINGREADY_WEBHOOK_DISPATCH_INTERVAL_MS")
     args = parser.parse_args()
     result = benchmark(args)
     print(json.dumps(result, indent=2))
