@@ -34,7 +34,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.e2e_bench import pct, service_env
+from bench.e2e_bench import service_env, spread
 from bench.e2e_load import Plan, send
 from bench.ingest_bench import wait_port
 from bench.worker_bench import prepare, start_module
@@ -148,11 +148,7 @@ def send_run(ctx: SpawnContext, plan: Plan) -> dict[str, Any]:
 
 def spread_ms(values: list[float]) -> dict[str, float]:
     """p50/p95/p99/max in ms."""
-    if not values:
-        return {}
-    return {f"p{q}": round(pct(values, q) * 1000, 1) for q in (50, 95, 99)} | {
-        "max": round(max(values) * 1000, 1)
-    }
+    return spread(values, (50, 95, 99))
 
 
 def summarise(
