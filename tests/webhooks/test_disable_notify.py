@@ -12,16 +12,22 @@ from prometheus_client import generate_latest
 from structlog.testing import capture_logs
 
 from services.api.webhooks.endpoints import endpoint_from
+from services.api.webhooks.inputs import EVENT_TYPES
 from shared.config import Settings
 from shared.db.accounts import insert_account
 from shared.db.webhook_endpoints import get_endpoint, insert_endpoint
 from shared.metrics.series import REGISTRY
 from shared.webhooks.signing import generate_secret
+from tests.api.contract import Api
+from tests.api.factories import Tenant
 from tests.helpers import eventually
 from tests.shared.scrape import parse, value
 from tests.webhooks.conftest import Listener, running_worker, store
 from tests.webhooks.receiver import Receiver, always
+from tests.webhooks.test_api import ENDPOINTS, ONE, api, receiver, tenant
 from tests.webhooks.verify import Webhook
+
+__all__ = ["api", "receiver", "tenant"]  # the fixtures, imported so this module can use them
 
 DISABLED = "webhook_endpoint.disabled"
 
@@ -109,3 +115,24 @@ async def test_no_notice_without_another_enabled_endpoint_or_for_a_manual_disabl
 
 async def _got_notice(receiver: Receiver) -> bool:
     return bool(_notices(receiver))
+
+
+async def test_the_api_filters_on_the_new_type_and_a_patch_announces_nothing(
+    api: Api, tenant: Tenant, receiver: Receiver, pg: asyncpg.Pool
+) -> None:
+    every = list(EVENT_TYPES)
+    assert DISABLED in every
+    created = await api.call(
+        "POST", ENDPOINTS, key=tenant.key, status=201, json={"url": receiver.url, "event_types": every}
+    )
+    assert created["event_types"] == every
+    await api.call("POST", ENDPOINTS, key=tenant.key, status=201, json={"url": receiver.url})
+    changed = await api.call(
+        "PATCH", ONE, key=tenant.key, status=200, path_id=created["id"], json={"enabled": False}
+    )
+    assert changed["enabled"] is False and changed["disabled_reason"] is None
+    assert await pg.fetchval("SELECT count(*) FROM webhook_events") == 0  # the account did it
+    await api.call(
+        "POST", ENDPOINTS, key=tenant.key, status=422,
+        json={"url": receiver.url, "event_types": ["webhook_endpoint.enabled"]},
+    )  # fmt: skip
