@@ -131,11 +131,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    """p50/p90/p99/max in ms."""
+def spread(values: list[float], quantiles: tuple[int, ...] = (50, 90, 99)) -> dict[str, float]:
+    """The percentiles (p50/p90/p99 unless told) and the max, in ms."""
     if not values:
         return {}
-    return {f"p{q}": round(pct(values, q) * 1000, 1) for q in (50, 90, 99)} | {
+    return {f"p{q}": round(pct(values, q) * 1000, 1) for q in quantiles} | {
         "max": round(max(values) * 1000, 1)
     }
 

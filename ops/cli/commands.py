@@ -120,9 +120,22 @@ def register_deadletters(sub: SubParsers) -> None:
     replay.set_defaults(func=lazy("ops.cli.deadletters:cmd_replay"))
 
 
+def register_webhooks(sub: SubParsers) -> None:
+    """`ringready webhooks disabled [--account A] [--json]` and `webhooks enable <id>`."""
+    actions = subcommands(sub, "webhooks", "webhook endpoints disabled after their failure window")
+    listing = actions.add_parser("disabled", help="list disabled endpoints (URL secrets redacted)")
+    listing.add_argument("--account", help="only this account (id or email)")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(func=lazy("ops.cli.webhooks:cmd_disabled"))
+    enable = actions.add_parser("enable", help="enable an endpoint again (clears its disabled_reason)")
+    enable.add_argument("endpoint_id", type=admin_args.positive_id)
+    enable.set_defaults(func=lazy("ops.cli.webhooks:cmd_enable"))
+
+
 def register(sub: SubParsers) -> None:
-    """Every operator command group: accounts, agents, keys and dead letters."""
+    """Every operator command group: accounts, agents, keys, dead letters and webhook endpoints."""
     register_accounts(sub)
     register_agents(sub)
     register_keys(sub)
     register_deadletters(sub)
+    register_webhooks(sub)

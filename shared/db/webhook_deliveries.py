@@ -9,6 +9,8 @@ from datetime import datetime
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from shared.db.webhook_endpoints import note_disabled
+
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 # One dispatcher at a time across all worker processes: it keeps fan-out in commit order.
@@ -201,6 +203,7 @@ async def record_attempt(
         return False
     if not settled["enabled"]:  # this failure disabled the endpoint (rare: not worth a transaction)
         await conn.execute(FAIL_PENDING_SQL, settled["endpoint_id"])
+        await note_disabled(conn, settled["endpoint_id"])
     return True
 
 

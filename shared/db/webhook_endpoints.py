@@ -6,9 +6,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
+import structlog
+from asyncpg.pool import PoolConnectionProxy
 
 from shared.db.statement_pool import Queryable
 from shared.errors import NotFound
+from shared.metrics.series import WEBHOOK_ENDPOINTS_DISABLED
+
+log = structlog.get_logger(__name__)
 
 # What the API shows of an endpoint: never its secrets.
 ENDPOINT_COLUMNS = (
@@ -53,6 +58,13 @@ UPDATE webhook_endpoints SET
 WHERE account_id = $1 AND id = $2
 RETURNING previous_secret_expires_at
 """  # noqa: S105 -- SQL, not a password
+# Operators' view (`ringready webhooks disabled`), newest disable first; $1 NULL: every account.
+LIST_DISABLED_SQL = """
+SELECT id, account_id, url, disabled_reason, failing_since, disabled_at FROM webhook_endpoints
+WHERE NOT enabled AND ($1::bigint IS NULL OR account_id = $1)
+ORDER BY disabled_at DESC NULLS LAST, id DESC
+"""
+ENDPOINT_ACCOUNT_SQL = "SELECT account_id FROM webhook_endpoints WHERE id = $1"
 
 
 async def insert_endpoint(
@@ -111,3 +123,27 @@ async def rotate_secret(
         ROTATE_SECRET_SQL, account_id, endpoint_id, new_secret, overlap_s
     )
     return expires_at
+
+
+async def list_disabled(conn: Queryable, account_id: int | None = None) -> list[asyncpg.Record]:
+    """Every disabled endpoint (LIST_DISABLED_SQL's columns), or one account's."""
+    return await conn.fetch(LIST_DISABLED_SQL, account_id)
+
+
+async def enable_endpoint(conn: asyncpg.Connection, endpoint_id: int) -> asyncpg.Record | None:
+    """Enable it as the API's PATCH {"enabled": true} does (its reason and failure streak cleared),
+    for whichever account owns it; None if there is no such endpoint."""
+    async with conn.transaction():
+        account_id: int | None = await conn.fetchval(ENDPOINT_ACCOUNT_SQL, endpoint_id)
+        if account_id is None:
+            return None
+        return await update_endpoint(conn, account_id, endpoint_id, ["enabled"], {"enabled": True})
+
+
+async def note_disabled(conn: Queryable | PoolConnectionProxy, endpoint_id: int) -> None:
+    """Log and count an endpoint the failure window just disabled (the account's notice is already
+    in the outbox: migration 0004's trigger wrote it with the disable). Never the URL: it may hold
+    credentials in its query."""
+    account_id = await conn.fetchval(ENDPOINT_ACCOUNT_SQL, endpoint_id)
+    WEBHOOK_ENDPOINTS_DISABLED.labels("failure_window").inc()
+    log.warning("webhook_endpoint_disabled", account_id=account_id, endpoint_id=endpoint_id)

@@ -58,6 +58,13 @@ DEAD_LETTERS = Counter(
     ("reason",),
     registry=REGISTRY,
 )
+WEBHOOK_ENDPOINTS_DISABLED = Counter(
+    "ringready_webhook_endpoints_disabled",
+    "Webhook endpoints the worker disabled, by reason (failure_window: nothing but failures for"
+    " RINGREADY_WEBHOOK_DISABLE_AFTER_S).",
+    ("reason",),
+    registry=REGISTRY,
+)
 RATE_LIMIT_DECISIONS = Counter(
     "ringready_rate_limit_decisions",
     "The API limiter's decisions, by policy (default: a key; ip), decision and where it was made"

@@ -9,7 +9,9 @@ import msgspec
 
 from services.api.inputs import ANY_LINE, Id
 
-EventType = Literal["conversation.created", "conversation.updated", "agent.updated"]
+EventType = Literal[
+    "conversation.created", "conversation.updated", "agent.updated", "webhook_endpoint.disabled"
+]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
 Url = Annotated[
@@ -28,7 +30,7 @@ Url = Annotated[
 Description = Annotated[str, msgspec.Meta(max_length=500, pattern=ANY_LINE, description="A note for you")]
 EventTypes = Annotated[
     list[EventType],
-    msgspec.Meta(max_length=3, description="The event types sent here; empty: all of them"),
+    msgspec.Meta(max_length=len(EVENT_TYPES), description="The event types sent here; empty: all of them"),
 ]
 AgentFilter = Annotated[Id, msgspec.Meta(description="Only this receptionist's events")]
 
