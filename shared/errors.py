@@ -52,6 +52,10 @@ class Conflict(AppError, code="conflict"):
     """The write collides with existing state (e.g. a duplicate email)."""
 
 
+class PreconditionFailed(AppError, code="precondition_failed"):
+    """A conditional write whose condition no longer holds (the resource changed since it was read)."""
+
+
 class PayloadTooLarge(AppError, code="payload_too_large"):
     """Body over the configured limit."""
 

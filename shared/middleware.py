@@ -35,6 +35,7 @@ STATUS_BY_ERROR: dict[type[errors.AppError], int] = {
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
     errors.PayloadTooLarge: 413,
     errors.RateLimited: 429,
     errors.Unavailable: 503,
@@ -67,10 +68,11 @@ _DEFAULT_SETTINGS = Settings()
 
 def add_edge_headers(response: web.StreamResponse, cacheable: bool) -> None:
     """What every response carries, an error's or a bad request's too: no version banner, no
-    content sniffing, and no caching unless the response is a public document."""
+    content sniffing, and no caching unless the response is a public document or its handler said
+    how (a tagged read: private, revalidated each time)."""
     response.headers.update(EDGE_HEADERS)
     if not cacheable:
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Cache-Control", "no-store")
 
 
 class BodyTimeout(web.HTTPRequestTimeout):

@@ -8,6 +8,7 @@ import asyncpg
 import msgspec
 from aiohttp import web
 
+from services.api.conditional import body_tagged_get
 from services.api.inputs import BIGINT_MAX, ListQuery
 from services.api.reads import read
 from services.api.schemas import (
@@ -108,10 +109,12 @@ def path_id(request: web.Request, what: str) -> int:
 
 
 async def detail_handler(request: web.Request) -> web.Response:
-    """One conversation with its transcript; 404 if missing or another account's."""
+    """One conversation with its transcript; 404 if missing or another account's; 304 if unchanged."""
     conversation_id = path_id(request, "Conversation")
     account_id = request[api_key_info].account_id
     row = await read(request.app, lambda pool: get_conversation(pool, account_id, conversation_id))
     if row is None:
         raise NotFound("Conversation not found.")
-    return json_response(detail_from(row))
+    # Tagged by its bytes: the worker can rewrite the row and its transcript (a later, richer event),
+    # and no version is kept across both tables; the hash follows whatever changed the answer.
+    return body_tagged_get(request, json_response(detail_from(row)))

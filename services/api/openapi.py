@@ -8,11 +8,15 @@ import msgspec
 
 from services.api.inputs import AgentPatch, ListQuery
 from services.api.openapi_responses import (
+    ETAG,
+    IF_MATCH,
+    IF_NONE_MATCH_NOTE,
     id_parameter,
     operation,
     public_responses,
     query_parameters,
     responses,
+    tagged_read,
 )
 from services.api.openapi_webhooks import WEBHOOK_MODELS, webhook_paths
 from services.api.schemas import (
@@ -41,7 +45,17 @@ _CURSOR_NOTE = (
     "Invalid query parameter (detail names it and the rule), or a before_id that is not one of your "
     "conversations (`before_id: no such conversation`)."
 )
-_PATCH_NOTE = "A field that is not writable, or a value that breaks its rule; detail names the field."
+_PATCH_NOTE = (
+    "A field that is not writable, a value that breaks its rule, or an If-Match outside its grammar; "
+    "detail names the field or header."
+)
+
+
+def _patch_responses() -> dict[str, Any]:
+    """The PATCH's answers; its 200 carries the agent's new ETag."""
+    result = responses(AgentUpdated, "404", "412", "413", "422", notes={"422": _PATCH_NOTE})
+    result["200"]["headers"]["ETag"] = ETAG
+    return result
 
 
 def _since_schema(generated: dict[str, Any]) -> dict[str, Any]:
@@ -53,8 +67,41 @@ def _since_schema(generated: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _paths() -> dict[str, Any]:
+def _agent_paths() -> dict[str, Any]:
+    """The agents' operations: tagged reads, and the PATCH with its If-Match."""
     patch_body = {"required": True, "content": {"application/json": {"schema": ref(AgentPatch)}}}
+    return {
+        "/api/v1/agents": {
+            "get": operation(
+                "listAgents",
+                "List your receptionists",
+                "read",
+                tagged_read(responses(AgentList)),
+                IF_NONE_MATCH_NOTE,
+            )
+        },
+        "/api/v1/agents/{id}": {
+            "parameters": [id_parameter("agent")],
+            "get": operation(
+                "getAgent",
+                "One receptionist's configuration",
+                "read",
+                tagged_read(responses(Agent, "404")),
+                IF_NONE_MATCH_NOTE,
+            ),
+            "patch": operation(
+                "updateAgent",
+                "Partial update of an agent's writable fields",
+                "write",
+                _patch_responses(),
+                parameters=[IF_MATCH],
+                requestBody=patch_body,
+            ),
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
     return {
         "/api/v1/whoami": {"get": operation("whoami", "Who this key belongs to", "read", responses(WhoAmI))},
         "/api/v1/conversations": {
@@ -71,24 +118,12 @@ def _paths() -> dict[str, Any]:
                 "getConversation",
                 "One conversation with its transcript",
                 "read",
-                responses(ConversationDetail, "404"),
+                tagged_read(responses(ConversationDetail, "404")),
+                IF_NONE_MATCH_NOTE,
                 parameters=[id_parameter("conversation")],
             )
         },
-        "/api/v1/agents": {
-            "get": operation("listAgents", "List your receptionists", "read", responses(AgentList))
-        },
-        "/api/v1/agents/{id}": {
-            "parameters": [id_parameter("agent")],
-            "get": operation("getAgent", "One receptionist's configuration", "read", responses(Agent, "404")),
-            "patch": operation(
-                "updateAgent",
-                "Partial update of an agent's writable fields",
-                "write",
-                responses(AgentUpdated, "404", "413", "422", notes={"422": _PATCH_NOTE}),
-                requestBody=patch_body,
-            ),
-        },
+        **_agent_paths(),
         "/api/v1/openapi.json": {
             "get": {
                 "operationId": "openapi",

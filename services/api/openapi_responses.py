@@ -8,6 +8,7 @@ from typing import Any, Union, get_args, get_origin
 
 import msgspec
 
+from services.api.conditional import CONDITION_PATTERN, REVALIDATE
 from services.api.inputs import BIGINT_MAX
 from shared import openapi
 from shared.errors import ErrorBody
@@ -19,6 +20,8 @@ ERRORS = {
     "404": "Resource not found or not yours (also an {id} that can't be one of ours).",
     "405": "Method not allowed on this path; Allow lists the methods that are.",
     "409": "The resource is busy right now; detail says when to try again.",
+    "412": "If-Match names none of the resource's current ETags: it changed since you read it. Nothing "
+    "was written; GET it again, re-apply your change and retry with the new ETag.",
     "413": "Request body too large.",
     "422": "Invalid query parameter or request body; detail names the field and the rule.",
     "429": "Rate limit exceeded; Retry-After and X-RateLimit-Reset say when to retry.",
@@ -63,6 +66,43 @@ WWW_AUTHENTICATE = _header("Always `Bearer`.", {"type": "string", "const": "Bear
 ALLOW = _header("The methods this path allows.", {"type": "string"}, required=True)
 
 
+ETAG = _header(
+    "Strong entity tag of this representation: send it back as If-None-Match (304, no body, while "
+    "unchanged) or, for an agent, as If-Match on PATCH (412 if the agent changed since).",
+    {"type": "string"},
+    required=True,
+)
+CACHE_CONTROL = _header(
+    f"`{REVALIDATE}`: a private cache may keep the answer but must revalidate it (If-None-Match) before "
+    "each use.",
+    {"type": "string", "const": REVALIDATE},
+    required=True,
+)
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": (
+        "The agent's ETag as you read it (or `*`, or several): the write happens only if the agent "
+        "still has one of them, else 412 and nothing is written. Strong comparison (a W/ tag never "
+        "matches). Optional: without it the PATCH is unconditional. Outside this grammar: 422."
+    ),
+    "schema": {"type": "string", "pattern": CONDITION_PATTERN},
+}
+# Not declared as a parameter: a 304 has no body, and every documented response here has one (a
+# schema fuzzer sending `*` would get an answer the document can't describe). Said in words instead.
+IF_NONE_MATCH_NOTE = (
+    " Sends an ETag: send it back as If-None-Match (`*`, a list, and W/ tags work) and the answer is "
+    "304 Not Modified, with no body and the same ETag, while the representation is unchanged."
+)
+
+
+def tagged_read(result: dict[str, Any]) -> dict[str, Any]:
+    """A read's responses with ETag and Cache-Control on the 200 (If-None-Match: IF_NONE_MATCH_NOTE)."""
+    result["200"]["headers"].update({"ETag": ETAG, "Cache-Control": CACHE_CONTROL})
+    return result
+
+
 def rate_limit_headers(*, required: bool) -> dict[str, Any]:
     """The limiter's headers: on every answer to a counted request (required where always present)."""
     return {name: _header(text, schema, required=required) for name, (text, schema) in _RATE_LIMIT.items()}
@@ -102,13 +142,13 @@ def public_responses(schema: dict[str, Any], description: str) -> dict[str, Any]
 
 
 def operation(
-    op_id: str, summary: str, scope: str, responses: dict[str, Any], **extra: Any
+    op_id: str, summary: str, scope: str, responses: dict[str, Any], note: str = "", **extra: Any
 ) -> dict[str, Any]:
-    """One operation object; its description says which scope it needs."""
+    """One operation object; its description says which scope it needs (then `note`)."""
     return {
         "operationId": op_id,
         "summary": summary,
-        "description": f"Needs the `{scope}` scope.",
+        "description": f"Needs the `{scope}` scope.{note}",
         "responses": responses,
         **extra,
     }

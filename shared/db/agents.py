@@ -90,11 +90,13 @@ ORDER BY id
 API_GET_AGENT_SQL = """
 SELECT id, phone_number, subscription_type, agent_name, voice, greeting_message, agent_goal,
        business_name, business_website, business_services, faq, appointment_booking, features,
-       is_suspended, created_at
+       is_suspended, created_at, version
 FROM agents
 WHERE id = $2 AND account_id = $1
 """
 # One fixed statement for every partial update: $3 names the fields sent, the rest keep their value.
+# $10: the versions an If-Match accepts (NULL: no condition), checked in this statement's WHERE, so
+# a concurrent write in between makes this one match no row (a 412), never overwrite it.
 API_PATCH_AGENT_SQL = """
 UPDATE agents SET
     agent_goal = CASE WHEN 'agent_goal' = ANY($3::text[]) THEN $4 ELSE agent_goal END,
@@ -102,9 +104,9 @@ UPDATE agents SET
     business_name = CASE WHEN 'business_name' = ANY($3::text[]) THEN $6 ELSE business_name END,
     business_services = CASE WHEN 'business_services' = ANY($3::text[]) THEN $7 ELSE business_services END,
     business_website = CASE WHEN 'business_website' = ANY($3::text[]) THEN $8 ELSE business_website END,
-    faq = CASE WHEN 'faq' = ANY($3::text[]) THEN $9::jsonb ELSE faq END,
+    faq = CASE WHEN 'faq' = ANY($3::text[]) THEN $9::json ELSE faq END,
     updated_at = now()
-WHERE id = $2 AND account_id = $1
+WHERE id = $2 AND account_id = $1 AND ($10::bigint[] IS NULL OR version = ANY($10::bigint[]))
 RETURNING *
 """
 API_WRITABLE_FIELDS = (
@@ -134,13 +136,26 @@ async def patch_agent(
     fields: Sequence[str],
     values: Mapping[str, object],
     statement: str = API_PATCH_AGENT_SQL,  # or webhook_events.PATCH_AGENT_WITH_EVENT_SQL
-) -> bool:
-    """Write the named API-writable fields; False if the agent is missing or another account's."""
+    *,
+    if_versions: Sequence[int] | None = None,
+) -> int | None:
+    """Write the named API-writable fields and return the agent's new version; None if the agent is
+    missing, another account's, or (with `if_versions`) at a version not listed."""
     unknown = set(fields) - set(API_WRITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not writable: {sorted(unknown)}")
     args = [values.get(name) for name in API_WRITABLE_FIELDS]
     if args[-1] is None:
         args[-1] = {}  # faq is NOT NULL; the CASE keeps the old value when faq isn't sent
-    row = await conn.fetchval(statement, account_id, agent_id, list(fields), *args)
-    return row is not None
+    versions = None if if_versions is None else list(if_versions)
+    row = await conn.fetchrow(statement, account_id, agent_id, list(fields), *args, versions)
+    return None if row is None else int(row["version"])
+
+
+AGENT_VERSION_SQL = "SELECT version FROM agents WHERE id = $2 AND account_id = $1"
+
+
+async def agent_version(conn: Queryable, account_id: int, agent_id: int) -> int | None:
+    """The agent's current version, or None if missing or another account's."""
+    version: int | None = await conn.fetchval(AGENT_VERSION_SQL, account_id, agent_id)
+    return version

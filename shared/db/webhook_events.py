@@ -90,7 +90,7 @@ event AS (
     FROM a CROSS JOIN LATERAL (SELECT {_EVENT_ID} AS event_id, 'agent.updated' AS type) e
     WHERE {_LISTENING.format(owner="a")}
 )
-SELECT id FROM a
+SELECT id, version FROM a
 """  # noqa: S608 -- built once at import from constants
 
 INSERT_TEST_EVENT_SQL = f"""

@@ -44,7 +44,7 @@ EXPECTED_STATUSES = {
     ("/api/v1/conversations/{id}", "get"): {"404"},
     ("/api/v1/agents", "get"): set(),
     ("/api/v1/agents/{id}", "get"): {"404"},
-    ("/api/v1/agents/{id}", "patch"): {"404", "413", "422"},
+    ("/api/v1/agents/{id}", "patch"): {"404", "412", "413", "422"},  # 412: a stale If-Match (issue #15)
 }
 COMMON_STATUSES = {"200", "401", "403", "405", "429", "500", "503"}
 RATE_LIMIT_HEADERS = (

@@ -31,6 +31,13 @@ CURSOR_RULE = (
     'include-operation-id = "listConversations"',
     'checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "422", "429"]',
 )
+# An If-Match must name the agent's current ETag (412 otherwise, declared and documented): a
+# schema-valid random tag names none. Only that operation's positive-data check allows it.
+IF_MATCH_RULE = (
+    "[[operations]]",
+    'include-operation-id = "updateAgent"',
+    'checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "412", "422", "429"]',
+)
 # Webhook endpoint URLs must not resolve to internal addresses (docs/webhooks.md, "Safety"), a rule
 # no schema can state: a schema-valid url (https://000 is 0.0.0.0) may be refused with 422 there.
 ENDPOINT_URL_RULES = tuple(

@@ -15,6 +15,7 @@ from tests.fuzz.runner import (
     API_AUTH,
     CURSOR_RULE,
     ENDPOINT_URL_RULES,
+    IF_MATCH_RULE,
     INGEST_AUTH,
     WEBHOOK_RULES,
     Run,
@@ -52,7 +53,7 @@ async def test_api_conforms_to_its_openapi(api_url: str, fuzz_world: FuzzWorld, 
         tmp_path / "st-api",
         API_AUTH,
         {"FUZZ_API_KEY": fuzz_world.key},
-        rules=CURSOR_RULE + ENDPOINT_URL_RULES,
+        rules=CURSOR_RULE + ENDPOINT_URL_RULES + IF_MATCH_RULE,
     )
     _assert_harness_sound(run)
     exit_code = run.returncode  # not `run.returncode`: pytest -vv would print the whole call log
