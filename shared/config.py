@@ -99,6 +99,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     )
     default_plan: str = "free"
     ip_rate_limit_per_min: PositiveInt = 30
+    export_rows_per_min: PositiveInt = 300_000  # per account, all its keys and exports together
     rate_limit_timeout_ms: PositiveInt = 250
     key_cache_ttl_s: PositiveFloat = 60.0
     last_used_flush_s: PositiveFloat = 5.0

@@ -158,6 +158,16 @@ def render_failure(request: web.Request, exc: Exception) -> web.Response:
     return error_response(exc, request.get(request_id_key, ""))
 
 
+def add_request_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The headers every response of the request carries: the edge's, the request id and what the
+    request's handlers asked for (rate limits). A handler that streams calls this before prepare()."""
+    add_edge_headers(response, cacheable=response.status < 400 and request.path in CACHEABLE_PATHS)
+    response.headers[REQUEST_ID_HEADER] = request[request_id_key]
+    extra_headers = request.get(response_headers_key)
+    if extra_headers is not None:
+        response.headers.update(extra_headers)
+
+
 @web.middleware
 async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind the request id, turn every exception into the JSON envelope, log one line."""
@@ -188,11 +198,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
             deadline.cancel()
     if response.status in CLOSE_AFTER:
         response.force_close()
-    add_edge_headers(response, cacheable=response.status < 400 and request.path in CACHEABLE_PATHS)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    extra_headers = request.get(response_headers_key)
-    if extra_headers is not None:
-        response.headers.update(extra_headers)
+    add_request_headers(request, response)
     duration_s = time.perf_counter() - started
     observe_request(route, method, response.status, duration_s)
     log.info(

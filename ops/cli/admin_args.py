@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from datetime import UTC, datetime
 
 from shared.keys import SCOPES
 
@@ -68,6 +69,15 @@ def positive_id(value: str) -> int:
     if not value.isdigit() or int(value) < 1 or int(value) > 2**63 - 1:
         raise argparse.ArgumentTypeError(f"not an id: {value!r}")
     return int(value)
+
+
+def timestamp(value: str) -> datetime:
+    """An ISO 8601 date or timestamp; without an offset it is UTC."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 timestamp: {value!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def key_ref(value: str) -> str:

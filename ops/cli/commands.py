@@ -132,10 +132,28 @@ def register_webhooks(sub: SubParsers) -> None:
     enable.set_defaults(func=lazy("ops.cli.webhooks:cmd_enable"))
 
 
+def register_export(sub: SubParsers) -> None:
+    """`ringready export --account A [--format] [--since] [--until] [--channel] [--agent] [--output]`."""
+    export = sub.add_parser("export", help="an account's conversations as NDJSON or CSV, oldest first")
+    export.add_argument("--account", required=True, help="account id or email")
+    export.add_argument("--format", choices=("ndjson", "csv"), default="ndjson")
+    export.add_argument(
+        "--since", type=admin_args.timestamp, help="started at/after (ISO 8601; no offset: UTC)"
+    )
+    export.add_argument(
+        "--until", type=admin_args.timestamp, help="started before (ISO 8601; no offset: UTC)"
+    )
+    export.add_argument("--channel", choices=("phone", "web_chat"))
+    export.add_argument("--agent", type=admin_args.positive_id, help="only this agent's")
+    export.add_argument("--output", "-o", default="-", help="file to write (default: stdout)")
+    export.set_defaults(func=lazy("ops.cli.export:cmd_export"))
+
+
 def register(sub: SubParsers) -> None:
-    """Every operator command group: accounts, agents, keys, dead letters and webhook endpoints."""
+    """Every operator command group: accounts, agents, keys, dead letters, webhook endpoints, export."""
     register_accounts(sub)
     register_agents(sub)
     register_keys(sub)
     register_deadletters(sub)
     register_webhooks(sub)
+    register_export(sub)

@@ -8,6 +8,8 @@ from services.api import agents, conversations, discovery, whoami
 from services.api.access.contexts import key_cache_ctx, limiter_ctx, redis_pipe_ctx
 from services.api.access.gate import access_middleware
 from services.api.access.limiter import DECISIONS
+from services.api.export.budget import export_budget_ctx
+from services.api.export.handler import export_handler
 from services.api.health import add_api_health_routes
 from services.api.reads import read_replica_ctx
 from services.api.webhooks.routes import add_webhook_routes
@@ -27,6 +29,7 @@ def add_api_routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/api/v1/whoami", whoami.whoami)
     router.add_get("/api/v1/conversations", conversations.list_handler)
+    router.add_get("/api/v1/conversations/export", export_handler)  # before {id}, which it would match
     router.add_get("/api/v1/conversations/{id}", conversations.detail_handler)
     router.add_get("/api/v1/agents", agents.list_handler)
     router.add_get("/api/v1/agents/{id}", agents.detail_handler)
@@ -50,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
             redis_pipe_ctx,
             key_cache_ctx,
             limiter_ctx,
+            export_budget_ctx,
             refreshing(*METRICS_READERS),
         ]
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from services.api.export.openapi import export_paths
 from services.api.inputs import AgentPatch, ListQuery
 from services.api.openapi_responses import (
     ETAG,
@@ -132,6 +133,7 @@ def _paths() -> dict[str, Any]:
                 "responses": public_responses({"type": "object"}, "The OpenAPI 3.1 document"),
             }
         },
+        **export_paths(),
         **webhook_paths(),
     }
 

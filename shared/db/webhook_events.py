@@ -20,7 +20,7 @@ _LISTENING = (
 _STORED_AS = {"started_at": "started_at_iso", "ended_at": "ended_at_iso"}
 
 
-def _conversation_json() -> str:
+def conversation_json() -> str:
     """GET /api/v1/conversations/{id}'s body, in its order: the listed fields follow ListedConversation."""
     listed = ", ".join(
         f"'{field.encode_name}', c.{_STORED_AS.get(field.name, field.name)}"
@@ -60,7 +60,7 @@ WITH d AS ({details_upsert.strip()}
     RETURNING conversation_id, transcript, recording_url, visitor_ip)
 INSERT INTO webhook_events (event_id, type, account_id, subject, agent_id, payload)
 SELECT e.event_id, e.type, c.account_id, 'conversation:' || c.id, c.agent_id,
-       {_envelope(_conversation_json())}
+       {_envelope(conversation_json())}
 FROM (
     SELECT id, ord, {_EVENT_ID} AS event_id,
            CASE WHEN inserted THEN 'conversation.created' ELSE 'conversation.updated' END AS type

@@ -19,6 +19,7 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/whoami", "get"),
     ("/api/v1/conversations", "get"),
     ("/api/v1/conversations/{id}", "get"),
+    ("/api/v1/conversations/export", "get"),  # issue #15, tests/api/test_export.py
     ("/api/v1/agents", "get"),
     ("/api/v1/agents/{id}", "get"),
     ("/api/v1/agents/{id}", "patch"),
