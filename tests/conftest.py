@@ -39,12 +39,16 @@ TABLES = (
 )
 
 
+FAULTS = Path(__file__).parent / "faults"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `make test` (pytest-xdist, two processes), the slow tests, which kill and restart real
-    processes, run one after another in one process while the other runs the rest: a fault test
-    never shares the machine with another fault test, as it never did when the suite ran serially."""
+    """Under `make test` (pytest-xdist, two processes), the slow tests and everything in tests/faults
+    (real processes killed, restarted or flooded, with time bounds) run one after another in one
+    process while the other runs the rest: no two of them ever share the machine, as when the
+    suite ran serially."""
     for item in items:
-        if item.get_closest_marker("slow") is not None:
+        if item.get_closest_marker("slow") is not None or FAULTS in item.path.parents:
             item.add_marker(pytest.mark.xdist_group("processes"))
 
 
