@@ -59,7 +59,7 @@ WITH due AS (
 )
 UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $1)
 FROM due WHERE d.id = due.id AND {_UNLEASED}
-RETURNING d.id, d.attempts
+RETURNING d.id, d.attempts, d.endpoint_id
 """  # noqa: S608 -- built once at import from constants
 _TO_SEND = """
 SELECT d.id, d.status, d.attempts, e.event_id, e.payload::text AS body, w.id AS endpoint_id, w.url,
@@ -68,10 +68,15 @@ FROM webhook_deliveries d
 JOIN webhook_events e ON e.id = d.event_id
 JOIN webhook_endpoints w ON w.id = d.endpoint_id
 """
-# What a delivery job needs; status and attempts say whether the lease is still its own.
-DELIVERY_TO_SEND_SQL = _TO_SEND + "WHERE d.id = $1"
-# A job keeping its lane: the endpoint's next due delivery (the same rules as a pass), leased to it,
-# as DELIVERY_TO_SEND_SQL reads it (this statement's snapshot predates only the lease).
+# What a delivery job needs, for those of its deliveries still pending with the attempt count it
+# was enqueued with (the lease is still its own; a duplicate run finds none).
+DELIVERIES_TO_SEND_SQL = (
+    _TO_SEND + "JOIN unnest($1::bigint[], $2::int[]) AS held(id, attempts) ON held.id = d.id "
+    "AND held.attempts = d.attempts WHERE d.status = 'pending'"
+)
+# A job keeping its lane: up to $3 of the endpoint's next due deliveries (the same rules as a pass),
+# leased to it, as DELIVERIES_TO_SEND_SQL reads them (this statement's snapshot predates only the
+# lease).
 LEASE_NEXT_SQL = f"""
 WITH next AS (
     SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
@@ -80,52 +85,68 @@ WITH next AS (
           SELECT min(p.event_id) FROM webhook_deliveries p
           WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject AND p.status = 'pending')
     ORDER BY d.event_id
-    LIMIT 1
+    LIMIT $3
     FOR UPDATE OF d SKIP LOCKED
 ), leased AS (
     UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $2)
     FROM next WHERE d.id = next.id AND {_UNLEASED}
     RETURNING d.id
 )
-{_TO_SEND}WHERE d.id = (SELECT id FROM leased)
+{_TO_SEND}WHERE d.id IN (SELECT id FROM leased)
 """  # noqa: S608 -- built once at import from constants
 ASYNC_COMMIT_SQL = "SET LOCAL synchronous_commit = off"
-# One statement (one transaction) per attempt: settle the delivery if the lease is still the
-# caller's (attempts unchanged since it read them: a duplicate run records nothing), log the
-# attempt, and run the endpoint's failure streak. $3 the new status, $4 when to try again,
-# $5-$9 the attempt, $10 whether it succeeded, $11 the failure window in seconds, $12 the failure
-# in words. The endpoint row is written only when its streak starts, ends or disables it.
-# synchronous_commit off (for this transaction only): a commit lost in a Postgres crash only means
-# the attempt is made again (same webhook-id, which receivers deduplicate); waiting for the fsync
-# capped deliveries at the disk's commit rate.
-RECORD_ATTEMPT_SQL = """
+# Several attempts in one statement (one round trip, one commit), as arrays $1-$10, one element per
+# attempt: settle each delivery if its lease is still the caller's (attempts unchanged since it
+# read them: a duplicate run records nothing), log the attempt, and run each endpoint's failure
+# streak ($11 the failure window in seconds): the attempts of one call are concurrent, so one
+# success among them ends the streak. The endpoint row is written only when its streak starts,
+# ends or disables it. synchronous_commit off (for this transaction only): a commit lost in a
+# Postgres crash only means the attempt is made again (same webhook-id, which receivers
+# deduplicate); waiting for the fsync capped deliveries at the disk's commit rate.
+RECORD_ATTEMPTS_SQL = """
 WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
+attempt AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                         $6::int[], $7::int[], $8::text[], $9::text[], $10::text[])
+        AS a(delivery_id, attempts_before, status, retry_at, attempted_at, status_code, latency_ms,
+             response_body, error, reason)
+),
 settled AS (
-    UPDATE webhook_deliveries SET
-        status = $3, attempts = attempts + 1, next_attempt_at = coalesce($4, next_attempt_at),
-        leased_until = NULL, updated_at = now()
-    WHERE id = $1 AND attempts = $2 AND status = 'pending' AND EXISTS (SELECT FROM async_commit)
-    RETURNING endpoint_id
+    UPDATE webhook_deliveries d SET
+        status = a.status, attempts = d.attempts + 1, leased_until = NULL, updated_at = now(),
+        next_attempt_at = coalesce(a.retry_at, d.next_attempt_at)
+    FROM attempt a
+    WHERE d.id = a.delivery_id AND d.attempts = a.attempts_before AND d.status = 'pending'
+      AND EXISTS (SELECT FROM async_commit)
+    RETURNING d.id, d.endpoint_id, a.status = 'succeeded' AS succeeded, a.attempted_at, a.reason
 ),
 logged AS (
     INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, response_body, error)
-    SELECT $1, $5, $6, $7, $8, $9 FROM settled
+    SELECT a.delivery_id, a.attempted_at, a.status_code, a.latency_ms, a.response_body, a.error
+    FROM attempt a JOIN settled s ON s.id = a.delivery_id
+    ORDER BY a.attempted_at, a.delivery_id
+),
+outcome AS (
+    SELECT endpoint_id, bool_or(succeeded) AS succeeded,
+           (array_agg(reason ORDER BY attempted_at DESC) FILTER (WHERE NOT succeeded))[1] AS reason
+    FROM settled GROUP BY endpoint_id
 ),
 endpoint AS (
     UPDATE webhook_endpoints w SET
-        failing_since = CASE WHEN $10 THEN NULL ELSE coalesce(w.failing_since, now()) END,
-        enabled = $10 OR coalesce(w.failing_since, now()) > now() - make_interval(secs => $11),
-        disabled_reason = CASE WHEN NOT $10 AND w.failing_since <= now() - make_interval(secs => $11)
-            THEN 'every delivery since ' || utc_iso8601(w.failing_since) || ' failed; last: ' || $12
+        failing_since = CASE WHEN o.succeeded THEN NULL ELSE coalesce(w.failing_since, now()) END,
+        enabled = o.succeeded OR coalesce(w.failing_since, now()) > now() - make_interval(secs => $11),
+        disabled_reason = CASE WHEN NOT o.succeeded AND w.failing_since <= now() - make_interval(secs => $11)
+            THEN 'every delivery since ' || utc_iso8601(w.failing_since) || ' failed; last: ' || o.reason
             ELSE w.disabled_reason END,
         updated_at = now()
-    FROM settled
-    WHERE w.id = settled.endpoint_id AND w.enabled
-      AND CASE WHEN $10 THEN w.failing_since IS NOT NULL
+    FROM outcome o
+    WHERE w.id = o.endpoint_id AND w.enabled
+      AND CASE WHEN o.succeeded THEN w.failing_since IS NOT NULL
           ELSE w.failing_since IS NULL OR w.failing_since <= now() - make_interval(secs => $11) END
-    RETURNING w.enabled
+    RETURNING w.id, w.enabled
 )
-SELECT settled.endpoint_id, coalesce((SELECT enabled FROM endpoint), true) AS enabled FROM settled
+SELECT s.id, s.endpoint_id, coalesce(e.enabled, true) AS enabled
+FROM settled s LEFT JOIN endpoint e ON e.id = s.endpoint_id
 """
 # A disabled endpoint's pending deliveries fail now; they can be recovered once it is re-enabled.
 FAIL_PENDING_SQL = """
@@ -152,11 +173,19 @@ class Attempt:
     response_body: str
     error: str | None
 
+    @property
+    def succeeded(self) -> bool:
+        """Any 2xx."""
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+Attempted = tuple[asyncpg.Record, Attempt, datetime | None]  # a delivery, its attempt, when to retry
+
 
 async def dispatch(
     conn: Conn, *, fan_out_limit: int, lease_s: float, per_endpoint: int
 ) -> list[asyncpg.Record]:
-    """Fan new events out and lease what is due: (id, attempts) rows to enqueue; [] if another
+    """Fan new events out and lease what is due: (id, attempts, endpoint_id) rows; [] if another
     process is dispatching right now."""
     async with conn.transaction():
         if not await conn.fetchval(DISPATCH_LOCK_SQL):
@@ -167,48 +196,49 @@ async def dispatch(
         return await conn.fetch(LEASE_DUE_SQL, lease_s, per_endpoint)
 
 
-async def lease_next(conn: Conn, endpoint_id: int, lease_s: float) -> asyncpg.Record | None:
-    """The endpoint's next due delivery, leased to the caller, as delivery_to_send reads it; None if
-    none is due."""
-    return await conn.fetchrow(LEASE_NEXT_SQL, endpoint_id, lease_s)
+async def deliveries_to_send(
+    conn: Conn, delivery_ids: list[int], attempts: list[int]
+) -> list[asyncpg.Record]:
+    """Those of the deliveries still pending at these attempt counts, with their event's body and
+    their endpoint's URL and valid secrets."""
+    return await conn.fetch(DELIVERIES_TO_SEND_SQL, delivery_ids, attempts)
 
 
-async def delivery_to_send(conn: Conn, delivery_id: int) -> asyncpg.Record | None:
-    """The delivery with its event's body and its endpoint's URL and valid secrets."""
-    return await conn.fetchrow(DELIVERY_TO_SEND_SQL, delivery_id)
+async def record_attempts(
+    conn: Conn, attempted: list[Attempted], *, disable_after_s: float, lease_s: float | None = None
+) -> tuple[set[int], list[asyncpg.Record]]:
+    """Log each attempt and settle its delivery: succeeded (2xx), pending until its retry time, or
+    failed; in one statement. A failure also runs the endpoint's failure window. With lease_s, also
+    lease as many of the endpoint's next due deliveries as were recorded, in the same transaction:
+    the lane's slots are never seen free, so a pass never hands them out too (the cap holds). The
+    ids recorded (a lease no longer the caller's records nothing) and the deliveries leased."""
+    rows = [(d["id"], d["attempts"], *_logged(a, retry_at)) for d, a, retry_at in attempted]
+    async with conn.transaction():
+        settled = await conn.fetch(RECORD_ATTEMPTS_SQL, *map(list, zip(*rows, strict=True)), disable_after_s)
+        # This failure disabled the endpoint (rare: not worth a statement on the common path).
+        for endpoint_id in {row["endpoint_id"] for row in settled if not row["enabled"]}:
+            await conn.execute(FAIL_PENDING_SQL, endpoint_id)
+        if not settled or lease_s is None:
+            return {row["id"] for row in settled}, []
+        endpoint_id = settled[0]["endpoint_id"]  # a lane's deliveries are all one endpoint's
+        leased = await conn.fetch(LEASE_NEXT_SQL, endpoint_id, lease_s, len(settled))
+    return {row["id"] for row in settled}, leased
 
 
-async def record_attempt(
-    conn: Conn,
-    delivery_id: int,
-    attempts_before: int,
-    attempt: Attempt,
-    *,
-    retry_at: datetime | None,
-    disable_after_s: float,
-) -> bool:
-    """Log the attempt and settle the delivery: succeeded (2xx), pending until retry_at, or failed.
-
-    A failure also runs the endpoint's failure window. False when the lease was not this job's."""
-    succeeded = attempt.status_code is not None and 200 <= attempt.status_code < 300
-    status = "succeeded" if succeeded else ("pending" if retry_at is not None else "failed")
-    settled = await conn.fetchrow(
-        RECORD_ATTEMPT_SQL, delivery_id, attempts_before, status, retry_at,
-        attempt.attempted_at, attempt.status_code, attempt.latency_ms, attempt.response_body, attempt.error,
-        succeeded, disable_after_s, _reason(attempt),
+def _logged(attempt: Attempt, retry_at: datetime | None) -> tuple[object, ...]:
+    """The delivery's new status and when to retry, the attempt as logged, and the failure in words
+    (for disabled_reason)."""
+    if attempt.succeeded:
+        status, reason = "succeeded", None
+    else:
+        status = "pending" if retry_at is not None else "failed"
+        reason = (
+            f"HTTP {attempt.status_code}" if attempt.status_code is not None else attempt.error or "no answer"
+        )
+    return (
+        status, retry_at, attempt.attempted_at, attempt.status_code, attempt.latency_ms,
+        attempt.response_body, attempt.error, reason,
     )  # fmt: skip
-    if settled is None:
-        return False
-    if not settled["enabled"]:  # this failure disabled the endpoint (rare: not worth a transaction)
-        await conn.execute(FAIL_PENDING_SQL, settled["endpoint_id"])
-    return True
-
-
-def _reason(attempt: Attempt) -> str:
-    """The last failure, in words, for disabled_reason."""
-    if attempt.status_code is not None:
-        return f"HTTP {attempt.status_code}"
-    return attempt.error or "no answer"
 
 
 async def prune(conn: Conn, *, older_than_days: int = RETENTION_DAYS, batch: int = 5000) -> int:
