@@ -33,15 +33,15 @@ async def serve() -> None:
 
 
 @contextmanager
-def receiver_process() -> Iterator[str]:
-    """The receiver running in a child process for the block; its URL."""
+def receiver_process() -> Iterator[tuple[str, int]]:
+    """The receiver running in a child process for the block; its URL and pid."""
     child = subprocess.Popen(
         [sys.executable, "-m", "bench.webhooks_receiver"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert child.stdout is not None
         port = int(child.stdout.readline())
-        yield f"http://127.0.0.1:{port}/hook"
+        yield f"http://127.0.0.1:{port}/hook", child.pid
     finally:
         child.terminate()
         child.wait(10)

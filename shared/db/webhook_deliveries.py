@@ -30,8 +30,15 @@ WITH claimed AS (
 )
 UPDATE webhook_events SET dispatched_at = now() WHERE id IN (SELECT id FROM claimed)
 """
-# Re-checked on the row being leased, so a job's lease_next and a pass racing for it lease it once.
+# Re-checked on the row being leased, so a job's lane and a pass racing for it lease it once.
 _UNLEASED = "(d.leased_until IS NULL OR d.leased_until <= now())"
+# Delivery d can be leased: pending, due, not leased, and its subject's first pending one at its
+# endpoint (a scalar subquery, so one index probe per row whatever the statistics say: an anti-join
+# planned blind was quadratic).
+_DUE = f"""d.status = 'pending' AND d.next_attempt_at <= now() AND {_UNLEASED}
+          AND d.event_id = (
+              SELECT min(p.event_id) FROM webhook_deliveries p
+              WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject AND p.status = 'pending')"""  # noqa: S608
 # Per enabled endpoint, the oldest due deliveries, as many as its cap leaves room for; a delivery
 # waits while an earlier one of the same subject (conversation, agent) to that endpoint is pending.
 LEASE_DUE_SQL = f"""
@@ -45,13 +52,7 @@ WITH due AS (
     ) busy
     CROSS JOIN LATERAL (
         SELECT d.id FROM webhook_deliveries d
-        WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-          AND (d.leased_until IS NULL OR d.leased_until <= now())
-          -- the subject's first pending one: a scalar subquery, so one index probe per row
-          -- whatever the statistics say (an anti-join planned blind was quadratic)
-          AND d.event_id = (
-              SELECT min(p.event_id) FROM webhook_deliveries p
-              WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject AND p.status = 'pending')
+        WHERE d.endpoint_id = w.id AND {_DUE}
         ORDER BY d.event_id
         LIMIT greatest($2 - busy.n, 0)
     ) x
@@ -74,36 +75,16 @@ DELIVERIES_TO_SEND_SQL = (
     _TO_SEND + "JOIN unnest($1::bigint[], $2::int[]) AS held(id, attempts) ON held.id = d.id "
     "AND held.attempts = d.attempts WHERE d.status = 'pending'"
 )
-# A job keeping its lane: up to $3 of the endpoint's next due deliveries (the same rules as a pass),
-# leased to it, as DELIVERIES_TO_SEND_SQL reads them (this statement's snapshot predates only the
-# lease).
-LEASE_NEXT_SQL = f"""
-WITH next AS (
-    SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
-    WHERE d.endpoint_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= now() AND {_UNLEASED}
-      AND d.event_id = (
-          SELECT min(p.event_id) FROM webhook_deliveries p
-          WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject AND p.status = 'pending')
-    ORDER BY d.event_id
-    LIMIT $3
-    FOR UPDATE OF d SKIP LOCKED
-), leased AS (
-    UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $2)
-    FROM next WHERE d.id = next.id AND {_UNLEASED}
-    RETURNING d.id
-)
-{_TO_SEND}WHERE d.id IN (SELECT id FROM leased)
-"""  # noqa: S608 -- built once at import from constants
 ASYNC_COMMIT_SQL = "SET LOCAL synchronous_commit = off"
-# Several attempts in one statement (one round trip, one commit), as arrays $1-$10, one element per
-# attempt: settle each delivery if its lease is still the caller's (attempts unchanged since it
-# read them: a duplicate run records nothing), log the attempt, and run each endpoint's failure
-# streak ($11 the failure window in seconds): the attempts of one call are concurrent, so one
-# success among them ends the streak. The endpoint row is written only when its streak starts,
-# ends or disables it. synchronous_commit off (for this transaction only): a commit lost in a
-# Postgres crash only means the attempt is made again (same webhook-id, which receivers
-# deduplicate); waiting for the fsync capped deliveries at the disk's commit rate.
-RECORD_ATTEMPTS_SQL = """
+# A round of a job's lane in one statement (one round trip, one transaction): its attempts as arrays
+# $1-$10, one element each. A delivery is settled and its attempt logged only if its lease is still
+# the caller's (attempts unchanged: a duplicate run records nothing). Each endpoint's failure streak
+# runs ($11 the window in seconds); a round's attempts are concurrent, so one success ends it. Then
+# as many of endpoint $12's due deliveries as were settled, at most $14, are leased for $13 s: the
+# lane's slots are never seen free, so a pass never hands them out too (the cap holds). The
+# snapshot still shows the settled ones pending: their subjects' next ones wait a round (order
+# holds). synchronous_commit off: see dispatch().
+RECORD_AND_LEASE_SQL = f"""
 WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
 attempt AS (
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[],
@@ -119,6 +100,10 @@ settled AS (
     WHERE d.id = a.delivery_id AND d.attempts = a.attempts_before AND d.status = 'pending'
       AND EXISTS (SELECT FROM async_commit)
     RETURNING d.id, d.endpoint_id, a.status = 'succeeded' AS succeeded, a.attempted_at, a.reason
+),
+released AS (  -- settled meanwhile by someone else (an operator): not logged, but the lease goes
+    UPDATE webhook_deliveries d SET leased_until = NULL
+    FROM attempt a WHERE d.id = a.delivery_id AND d.attempts = a.attempts_before AND d.status <> 'pending'
 ),
 logged AS (
     INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, response_body, error)
@@ -144,10 +129,25 @@ endpoint AS (
       AND CASE WHEN o.succeeded THEN w.failing_since IS NOT NULL
           ELSE w.failing_since IS NULL OR w.failing_since <= now() - make_interval(secs => $11) END
     RETURNING w.id, w.enabled
+),
+next AS (
+    SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
+    WHERE d.endpoint_id = $12 AND {_DUE}
+      AND NOT EXISTS (SELECT FROM endpoint WHERE endpoint.id = $12 AND NOT endpoint.enabled)
+    ORDER BY d.event_id
+    LIMIT least($14, (SELECT count(*) FROM settled))
+    FOR UPDATE OF d SKIP LOCKED
+),
+leased AS (
+    UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $13)
+    FROM next WHERE d.id = next.id AND {_UNLEASED}
+    RETURNING d.id
 )
-SELECT s.id, s.endpoint_id, coalesce(e.enabled, true) AS enabled
-FROM settled s LEFT JOIN endpoint e ON e.id = s.endpoint_id
-"""
+SELECT summary.recorded, summary.disabled, sendable.*
+FROM (SELECT (SELECT array_agg(id) FROM settled) AS recorded,
+             (SELECT array_agg(id) FROM endpoint WHERE NOT enabled) AS disabled) summary
+LEFT JOIN ({_TO_SEND}WHERE d.id IN (SELECT id FROM leased)) sendable ON true
+"""  # noqa: S608 -- built once at import from constants
 # A disabled endpoint's pending deliveries fail now; they can be recovered once it is re-enabled.
 FAIL_PENDING_SQL = """
 UPDATE webhook_deliveries SET status = 'failed', leased_until = NULL, updated_at = now()
@@ -190,7 +190,10 @@ async def dispatch(
     async with conn.transaction():
         if not await conn.fetchval(DISPATCH_LOCK_SQL):
             return []
-        # A pass lost in a Postgres crash is simply made again (fan-out is idempotent, leases expire).
+        # synchronous_commit off (for this transaction only, as for recording attempts): a pass lost
+        # in a Postgres crash is made again (fan-out is idempotent, leases expire), an attempt whose
+        # record is lost is made again (same webhook-id, which receivers deduplicate); waiting for
+        # the fsync capped deliveries at the disk's commit rate.
         await conn.execute(ASYNC_COMMIT_SQL)
         await conn.execute(FAN_OUT_SQL, fan_out_limit)
         return await conn.fetch(LEASE_DUE_SQL, lease_s, per_endpoint)
@@ -205,24 +208,24 @@ async def deliveries_to_send(
 
 
 async def record_attempts(
-    conn: Conn, attempted: list[Attempted], *, disable_after_s: float, lease_s: float | None = None
+    conn: Conn,
+    attempted: list[Attempted],
+    *,
+    disable_after_s: float,
+    lease_s: float | None = None,
 ) -> tuple[set[int], list[asyncpg.Record]]:
-    """Log each attempt and settle its delivery: succeeded (2xx), pending until its retry time, or
-    failed; in one statement. A failure also runs the endpoint's failure window. With lease_s, also
-    lease as many of the endpoint's next due deliveries as were recorded, in the same transaction:
-    the lane's slots are never seen free, so a pass never hands them out too (the cap holds). The
-    ids recorded (a lease no longer the caller's records nothing) and the deliveries leased."""
+    """One round of a lane (every delivery one endpoint's): RECORD_AND_LEASE_SQL, leasing only with
+    lease_s. The ids recorded and the deliveries leased, as deliveries_to_send reads them."""
     rows = [(d["id"], d["attempts"], *_logged(a, retry_at)) for d, a, retry_at in attempted]
-    async with conn.transaction():
-        settled = await conn.fetch(RECORD_ATTEMPTS_SQL, *map(list, zip(*rows, strict=True)), disable_after_s)
-        # This failure disabled the endpoint (rare: not worth a statement on the common path).
-        for endpoint_id in {row["endpoint_id"] for row in settled if not row["enabled"]}:
-            await conn.execute(FAIL_PENDING_SQL, endpoint_id)
-        if not settled or lease_s is None:
-            return {row["id"] for row in settled}, []
-        endpoint_id = settled[0]["endpoint_id"]  # a lane's deliveries are all one endpoint's
-        leased = await conn.fetch(LEASE_NEXT_SQL, endpoint_id, lease_s, len(settled))
-    return {row["id"] for row in settled}, leased
+    columns = map(list, zip(*rows, strict=True))
+    endpoint_id = attempted[0][0]["endpoint_id"]
+    lease_at_most = 0 if lease_s is None else len(attempted)
+    result = await conn.fetch(
+        RECORD_AND_LEASE_SQL, *columns, disable_after_s, endpoint_id, lease_s or 0, lease_at_most
+    )
+    for disabled in result[0]["disabled"] or ():  # rare: not worth its own statement on the common path
+        await conn.execute(FAIL_PENDING_SQL, disabled)
+    return set(result[0]["recorded"] or ()), [row for row in result if row["id"] is not None]
 
 
 def _logged(attempt: Attempt, retry_at: datetime | None) -> tuple[object, ...]:
@@ -233,7 +236,7 @@ def _logged(attempt: Attempt, retry_at: datetime | None) -> tuple[object, ...]:
     else:
         status = "pending" if retry_at is not None else "failed"
         reason = (
-            f"HTTP {attempt.status_code}" if attempt.status_code is not None else attempt.error or "no answer"
+            attempt.error or "no answer" if attempt.status_code is None else f"HTTP {attempt.status_code}"
         )
     return (
         status, retry_at, attempt.attempted_at, attempt.status_code, attempt.latency_ms,

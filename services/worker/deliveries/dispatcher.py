@@ -26,7 +26,7 @@ log = structlog.get_logger(__name__)
 
 PRUNE_EVERY_S = 3600.0  # the retention sweep; every worker runs it, deleting twice is harmless
 FAN_OUT_LIMIT = 1000  # events per pass; the next pass takes the rest
-LANE_WIDTH = 10  # deliveries a job sends at once (docs/BENCHMARKS.md, "Webhooks out")
+LANE_WIDTH = 25  # deliveries a job sends at once (docs/BENCHMARKS.md, "Webhooks out")
 
 
 async def dispatch_once(deliveries: Deliveries, arq: ArqRedis) -> int:
