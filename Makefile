@@ -21,8 +21,11 @@ install: $(UV)
 up: install
 	$(VENV)/bin/ringready up --demo
 
+# Two processes (pytest-xdist): the slow fault tests one after another in one, the rest in the other.
+TEST_PROCESSES ?= 2
+
 test: install
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadgroup
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -4,10 +4,12 @@ RINGREADY_REDIS_URL), migrated once; every test starts from clean tables and an 
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -35,6 +37,25 @@ TABLES = (
     "accounts, api_keys, agents, agent_provider_ids, conversations, conversation_details, dead_letters, "
     "webhook_endpoints, webhook_events, webhook_deliveries, webhook_attempts"
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `make test` (pytest-xdist, two processes), the slow tests, which kill and restart real
+    processes, run one after another in one process while the other runs the rest: a fault test
+    never shares the machine with another fault test, as it never did when the suite ran serially."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group("processes"))
+
+
+def _own_redis_database(url: str) -> str:
+    """Under pytest-xdist, each process flushes its own database of a Redis named by the environment
+    (embedded servers are one per process already)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{int(worker[2:]) + 1}"))
 
 
 async def _create_database(admin_url: str, name: str) -> None:
@@ -75,7 +96,7 @@ def servers() -> Iterator[Servers]:
     asyncio.run(_migrate(database_url))
     yield Servers(
         database_url=database_url,
-        redis_url=redis.url if redis else env.redis_url,
+        redis_url=redis.url if redis else _own_redis_database(env.redis_url),
         root=root,
         postgres=pg,
         redis=redis,

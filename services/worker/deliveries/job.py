@@ -94,7 +94,8 @@ def _retry_at(sent: Sent, attempts_made: int, scale: float) -> datetime | None:
     if sent.attempt.succeeded:
         return None
     delay = retry_delay_s(attempts_made, scale=scale, retry_after_s=sent.retry_after_s)
-    return None if delay is None else sent.attempt.attempted_at + timedelta(seconds=delay)
+    # From the answer, not the request: Retry-After counts "after the response is received".
+    return None if delay is None else sent.ended_at + timedelta(seconds=delay)
 
 
 def _outcome(attempt: Attempt, retry_at: datetime | None) -> str:

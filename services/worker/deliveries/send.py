@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import asyncpg
@@ -25,9 +25,11 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 @dataclass(frozen=True)
 class Sent:
-    """An attempt and, for a 429/503, the receiver's Retry-After in seconds."""
+    """An attempt, when it ended (the answer was in, or the error), and, for a 429/503, the
+    receiver's Retry-After in seconds."""
 
     attempt: Attempt
+    ended_at: datetime
     retry_after_s: float | None
 
 
@@ -80,5 +82,6 @@ async def send(session: aiohttp.ClientSession, settings: Settings, delivery: asy
         error = f"timed out after {TIMEOUT_S:g} s"
     except (aiohttp.ClientError, OSError, ValueError) as err:
         error = f"{type(err).__name__}: {err}"
-    latency_ms = round((time.perf_counter() - started) * 1000)
-    return Sent(Attempt(attempted_at, status, latency_ms, text, error), retry_after)
+    elapsed_s = time.perf_counter() - started
+    attempt = Attempt(attempted_at, status, round(elapsed_s * 1000), text, error)
+    return Sent(attempt, attempted_at + timedelta(seconds=elapsed_s), retry_after)
