@@ -63,8 +63,9 @@ FROM due WHERE d.id = due.id AND {_UNLEASED}
 RETURNING d.id, d.attempts, d.endpoint_id
 """  # noqa: S608 -- built once at import from constants
 _TO_SEND = """
-SELECT d.id, d.status, d.attempts, e.event_id, e.payload::text AS body, w.id AS endpoint_id, w.url,
-       w.secret, CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret
+SELECT d.id, d.status, d.attempts, d.updated_at, e.event_id, e.payload::text AS body, w.url, w.secret,
+       w.id AS endpoint_id,
+       CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret
 FROM webhook_deliveries d
 JOIN webhook_events e ON e.id = d.event_id
 JOIN webhook_endpoints w ON w.id = d.endpoint_id
@@ -77,20 +78,25 @@ DELIVERIES_TO_SEND_SQL = (
 )
 ASYNC_COMMIT_SQL = "SET LOCAL synchronous_commit = off"
 # A round of a job's lane in one statement (one round trip, one transaction): its attempts as arrays
-# $1-$10, one element each. A delivery is settled and its attempt logged only if its lease is still
-# the caller's (attempts unchanged: a duplicate run records nothing). Each endpoint's failure streak
-# runs ($11 the window in seconds); a round's attempts are concurrent, so one success ends it. Then
-# as many of endpoint $12's due deliveries as were settled, at most $14, are leased for $13 s: the
-# lane's slots are never seen free, so a pass never hands them out too (the cap holds). The
-# snapshot still shows the settled ones pending: their subjects' next ones wait a round (order
-# holds). synchronous_commit off: see dispatch().
+# $1-$9, one element each. A delivery is settled and its attempt logged only if it is as the caller
+# read it (attempts unchanged: a duplicate run records nothing; updated_at unchanged: an operator's
+# retry or recover meanwhile is not taken for this attempt, whose lease just goes). Each endpoint's
+# failure streak runs ($10 the window in seconds); a round's attempts are concurrent, so one success
+# ends it. Then as many of endpoint $11's due deliveries as were settled, at most $13, are leased
+# for $12 s: the lane's slots are never seen free, so a pass never hands them out too (the cap
+# holds). The snapshot still shows the settled ones pending: their subjects' next ones wait a round
+# (order holds). synchronous_commit off: see dispatch().
 RECORD_AND_LEASE_SQL = f"""
 WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
 attempt AS (
-    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-                         $6::int[], $7::int[], $8::text[], $9::text[], $10::text[])
-        AS a(delivery_id, attempts_before, status, retry_at, attempted_at, status_code, latency_ms,
-             response_body, error, reason)
+    SELECT *, CASE WHEN status_code BETWEEN 200 AND 299 THEN 'succeeded'
+                   WHEN retry_at IS NOT NULL THEN 'pending' ELSE 'failed' END AS status,
+              CASE WHEN status_code IS NULL THEN coalesce(error, 'no answer')
+                   ELSE 'HTTP ' || status_code END AS reason  -- for disabled_reason
+    FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::int[], $6::int[],
+                $7::text[], $8::text[], $9::timestamptz[])
+        AS a(delivery_id, attempts_before, retry_at, attempted_at, status_code, latency_ms, response_body,
+             error, updated_before)
 ),
 settled AS (
     UPDATE webhook_deliveries d SET
@@ -98,12 +104,13 @@ settled AS (
         next_attempt_at = coalesce(a.retry_at, d.next_attempt_at)
     FROM attempt a
     WHERE d.id = a.delivery_id AND d.attempts = a.attempts_before AND d.status = 'pending'
-      AND EXISTS (SELECT FROM async_commit)
+      AND d.updated_at = a.updated_before AND EXISTS (SELECT FROM async_commit)
     RETURNING d.id, d.endpoint_id, a.status = 'succeeded' AS succeeded, a.attempted_at, a.reason
 ),
-released AS (  -- settled meanwhile by someone else (an operator): not logged, but the lease goes
+released AS (
     UPDATE webhook_deliveries d SET leased_until = NULL
-    FROM attempt a WHERE d.id = a.delivery_id AND d.attempts = a.attempts_before AND d.status <> 'pending'
+    FROM attempt a WHERE d.id = a.delivery_id AND d.attempts = a.attempts_before
+      AND (d.status <> 'pending' OR d.updated_at <> a.updated_before)
 ),
 logged AS (
     INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, response_body, error)
@@ -119,27 +126,27 @@ outcome AS (
 endpoint AS (
     UPDATE webhook_endpoints w SET
         failing_since = CASE WHEN o.succeeded THEN NULL ELSE coalesce(w.failing_since, now()) END,
-        enabled = o.succeeded OR coalesce(w.failing_since, now()) > now() - make_interval(secs => $11),
-        disabled_reason = CASE WHEN NOT o.succeeded AND w.failing_since <= now() - make_interval(secs => $11)
+        enabled = o.succeeded OR coalesce(w.failing_since, now()) > now() - make_interval(secs => $10),
+        disabled_reason = CASE WHEN NOT o.succeeded AND w.failing_since <= now() - make_interval(secs => $10)
             THEN 'every delivery since ' || utc_iso8601(w.failing_since) || ' failed; last: ' || o.reason
             ELSE w.disabled_reason END,
         updated_at = now()
     FROM outcome o
     WHERE w.id = o.endpoint_id AND w.enabled
       AND CASE WHEN o.succeeded THEN w.failing_since IS NOT NULL
-          ELSE w.failing_since IS NULL OR w.failing_since <= now() - make_interval(secs => $11) END
+          ELSE w.failing_since IS NULL OR w.failing_since <= now() - make_interval(secs => $10) END
     RETURNING w.id, w.enabled
 ),
 next AS (
     SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
-    WHERE d.endpoint_id = $12 AND {_DUE}
-      AND NOT EXISTS (SELECT FROM endpoint WHERE endpoint.id = $12 AND NOT endpoint.enabled)
+    WHERE d.endpoint_id = $11 AND {_DUE}
+      AND NOT EXISTS (SELECT FROM endpoint WHERE endpoint.id = $11 AND NOT endpoint.enabled)
     ORDER BY d.event_id
-    LIMIT least($14, (SELECT count(*) FROM settled))
+    LIMIT least($13, (SELECT count(*) FROM settled))
     FOR UPDATE OF d SKIP LOCKED
 ),
 leased AS (
-    UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $13)
+    UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $12)
     FROM next WHERE d.id = next.id AND {_UNLEASED}
     RETURNING d.id
 )
@@ -216,32 +223,20 @@ async def record_attempts(
 ) -> tuple[set[int], list[asyncpg.Record]]:
     """One round of a lane (every delivery one endpoint's): RECORD_AND_LEASE_SQL, leasing only with
     lease_s. The ids recorded and the deliveries leased, as deliveries_to_send reads them."""
-    rows = [(d["id"], d["attempts"], *_logged(a, retry_at)) for d, a, retry_at in attempted]
-    columns = map(list, zip(*rows, strict=True))
+    rows = [
+        (d["id"], d["attempts"], retry_at, a.attempted_at, a.status_code, a.latency_ms, a.response_body,
+         a.error, d["updated_at"])
+        for d, a, retry_at in attempted
+    ]  # fmt: skip
     endpoint_id = attempted[0][0]["endpoint_id"]
     lease_at_most = 0 if lease_s is None else len(attempted)
+    columns = (list(column) for column in zip(*rows, strict=True))
     result = await conn.fetch(
         RECORD_AND_LEASE_SQL, *columns, disable_after_s, endpoint_id, lease_s or 0, lease_at_most
     )
     for disabled in result[0]["disabled"] or ():  # rare: not worth its own statement on the common path
         await conn.execute(FAIL_PENDING_SQL, disabled)
     return set(result[0]["recorded"] or ()), [row for row in result if row["id"] is not None]
-
-
-def _logged(attempt: Attempt, retry_at: datetime | None) -> tuple[object, ...]:
-    """The delivery's new status and when to retry, the attempt as logged, and the failure in words
-    (for disabled_reason)."""
-    if attempt.succeeded:
-        status, reason = "succeeded", None
-    else:
-        status = "pending" if retry_at is not None else "failed"
-        reason = (
-            attempt.error or "no answer" if attempt.status_code is None else f"HTTP {attempt.status_code}"
-        )
-    return (
-        status, retry_at, attempt.attempted_at, attempt.status_code, attempt.latency_ms,
-        attempt.response_body, attempt.error, reason,
-    )  # fmt: skip
 
 
 async def prune(conn: Conn, *, older_than_days: int = RETENTION_DAYS, batch: int = 5000) -> int:

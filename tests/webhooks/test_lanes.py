@@ -12,6 +12,7 @@ import msgspec
 
 from shared.config import Settings
 from shared.db.webhook_deliveries import Attempt, deliveries_to_send, record_attempts
+from shared.db.webhook_log import recover_failed
 from tests.helpers import eventually
 from tests.webhooks.conftest import Endpoint, Listener, running_worker, store, store_many
 from tests.webhooks.test_ordering import RICHER
@@ -148,6 +149,32 @@ async def test_failures_only_start_the_streak_and_disable_past_the_window(
         await pg.execute("UPDATE webhook_endpoints SET failing_since = now() - interval '2 min'")
         await record_attempts(conn, [(second, _attempt(None, "connect: refused"), None)], disable_after_s=60)
     endpoint_row = await pg.fetchrow("SELECT enabled, disabled_reason FROM webhook_endpoints")
+    assert endpoint_row is not None
     assert not endpoint_row["enabled"]
     assert endpoint_row["disabled_reason"].endswith("failed; last: connect: refused")
     assert await pg.fetchval("SELECT status FROM webhook_deliveries WHERE id = $1", waiting["id"]) == "failed"
+
+
+async def test_a_delivery_changed_under_its_job_is_not_recorded_and_its_lease_goes(
+    pg: asyncpg.Pool, listener: Listener
+) -> None:
+    endpoint = await listener.endpoint()
+    await _fanned_out(pg, 2)
+    recovered, failed = await _leased(pg, endpoint.id)
+    # While the job's POSTs are out, an operator fails both and recovers them (the API's recover),
+    # then fails the second one again.
+    await pg.execute("UPDATE webhook_deliveries SET status = 'failed'")
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    assert await recover_failed(pg, listener.account_id, endpoint.id, since) == 2
+    await pg.execute("UPDATE webhook_deliveries SET status = 'failed' WHERE id = $1", failed["id"])
+    async with pg.acquire() as conn:
+        recorded, _ = await record_attempts(
+            conn, [(recovered, _attempt(200), None), (failed, _attempt(200), None)], disable_after_s=60
+        )
+    assert recorded == set()  # the recovered one is due again: this older attempt does not count
+    rows = await pg.fetch("SELECT status, attempts, leased_until FROM webhook_deliveries ORDER BY id")
+    assert [(r["status"], r["attempts"], r["leased_until"]) for r in rows] == [
+        ("pending", 0, None),  # due now, not held for the rest of a lease the job no longer uses
+        ("failed", 0, None),
+    ]
+    assert await pg.fetchval("SELECT count(*) FROM webhook_attempts") == 0
