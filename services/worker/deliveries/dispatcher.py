@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import asyncpg
 import structlog
 from arq.connections import ArqRedis
 
@@ -25,10 +26,12 @@ log = structlog.get_logger(__name__)
 
 PRUNE_EVERY_S = 3600.0  # the retention sweep; every worker runs it, deleting twice is harmless
 FAN_OUT_LIMIT = 1000  # events per pass; the next pass takes the rest
+LANE_WIDTH = 25  # deliveries a job sends at once (docs/BENCHMARKS.md, "Webhooks out")
 
 
 async def dispatch_once(deliveries: Deliveries, arq: ArqRedis) -> int:
-    """One pass; the number of jobs enqueued (copies already queued are not counted)."""
+    """One pass; the number of jobs enqueued, each a lane of one endpoint's deliveries (copies
+    already queued are not counted)."""
     settings = deliveries.settings
     async with deliveries.pool.acquire() as conn:
         due = await dispatch(
@@ -37,16 +40,26 @@ async def dispatch_once(deliveries: Deliveries, arq: ArqRedis) -> int:
             lease_s=LEASE_S,
             per_endpoint=settings.webhook_endpoint_concurrency,
         )
-    # Concurrently: one round trip each, so a pass takes one round trip, not one per delivery.
+    # Concurrently: one round trip each, so a pass takes one round trip, not one per job.
     enqueued = await asyncio.gather(
         *(
-            enqueue_once(
-                arq, job_id(row["id"], row["attempts"]), DELIVER_WEBHOOK_JOB, row["id"], row["attempts"]
-            )
-            for row in due
+            enqueue_once(arq, job_id(lane[0]["id"], lane[0]["attempts"]), DELIVER_WEBHOOK_JOB,
+                         [row["id"] for row in lane], [row["attempts"] for row in lane])
+            for lane in lanes(due)
         )
-    )
+    )  # fmt: skip
     return sum(enqueued)
+
+
+def lanes(due: list[asyncpg.Record]) -> list[list[asyncpg.Record]]:
+    """The leased deliveries as jobs: each endpoint's, oldest first, LANE_WIDTH to a job (a few
+    jobs, not one, so that several worker processes can share a busy endpoint)."""
+    by_endpoint: dict[int, list[asyncpg.Record]] = {}
+    for row in sorted(due, key=lambda row: row["id"]):
+        by_endpoint.setdefault(row["endpoint_id"], []).append(row)
+    return [
+        rows[n : n + LANE_WIDTH] for rows in by_endpoint.values() for n in range(0, len(rows), LANE_WIDTH)
+    ]
 
 
 async def prune_log(deliveries: Deliveries) -> int:

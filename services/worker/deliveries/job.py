@@ -1,4 +1,5 @@
-"""The deliver_webhook job: one attempt at one leased delivery, recorded with its outcome.
+"""The deliver_webhook job: one attempt at each of a few leased deliveries of one endpoint, sent
+concurrently and recorded together with their outcomes.
 
 The job never raises: whatever happens to the POST becomes an attempt in the log. If recording
 fails (Postgres gone), the lease simply expires and the dispatcher hands the delivery out again:
@@ -8,6 +9,7 @@ the receiver may then see the same webhook-id twice, which is what at-least-once
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +19,7 @@ from arq.worker import Function, func
 
 from services.worker.deliveries.send import TIMEOUT_S, Sent, send
 from services.worker.deliveries.state import DELIVERIES_CTX, Deliveries
-from shared.db.webhook_deliveries import delivery_to_send, lease_next, record_attempt
+from shared.db.webhook_deliveries import Attempt, deliveries_to_send, record_attempts
 from shared.webhooks.schedule import retry_delay_s
 
 log = structlog.get_logger(__name__)
@@ -34,62 +36,70 @@ KILLED_RUNS = 5  # arq's own tries of one job id (a kill, a cancel at shutdown)
 
 
 def job_id(delivery_id: int, attempts: int) -> str:
-    """One id per delivery and attempt: re-enqueueing the same attempt is refused while it waits."""
+    """One id per lane, named by its first delivery and attempt: re-enqueueing the same attempt is
+    refused while it waits."""
     return f"webhook:{delivery_id}:{attempts}"
 
 
-async def deliver_webhook(ctx: dict[str, Any], delivery_id: int, attempts: int) -> str:
-    """Attempt number attempts + 1 of this delivery, unless another run already made it; then keep
-    the lane: attempt the endpoint's next due deliveries for up to LANE_BUDGET_S (fewer round trips
-    through the dispatcher and the queue; the endpoint's cap still holds, the lane is one slot)."""
+async def deliver_webhook(ctx: dict[str, Any], delivery_ids: list[int], attempts: list[int]) -> str:
+    """One attempt at each of these leased deliveries of one endpoint, concurrently, unless another
+    run already made it; then keep the lane: attempt the endpoint's next due deliveries, as many at
+    a time as this job was handed, for up to LANE_BUDGET_S (fewer round trips through the dispatcher
+    and the queue; the lane's slots are the endpoint's, so its cap still holds). The first round's
+    outcomes, by how many."""
     deliveries: Deliveries = ctx[DELIVERIES_CTX]
     async with deliveries.pool.acquire() as conn:
-        delivery = await delivery_to_send(conn, delivery_id)
-    if delivery is None or delivery["status"] != "pending" or delivery["attempts"] != attempts:
+        held = await deliveries_to_send(conn, delivery_ids, attempts)
+    if not held:
         return "stale"
-    outcome = await attempt(deliveries, delivery)
-    deadline = asyncio.get_running_loop().time() + LANE_BUDGET_S
-    while outcome != "stale" and asyncio.get_running_loop().time() < deadline:
-        async with deliveries.pool.acquire() as conn:
-            delivery = await lease_next(conn, delivery["endpoint_id"], LEASE_S)
-        if delivery is None:
-            break
-        await attempt(deliveries, delivery)
-    return outcome
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LANE_BUDGET_S
+    first, held = await attempt_all(deliveries, held, LEASE_S)
+    while held:
+        lease_s = LEASE_S if loop.time() < deadline else None  # the lane's last round leases nothing
+        _, held = await attempt_all(deliveries, held, lease_s)
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(first.items()))
 
 
-async def attempt(deliveries: Deliveries, delivery: asyncpg.Record) -> str:
-    """One attempt at a delivery this job holds, recorded and logged; its outcome."""
+async def attempt_all(
+    deliveries: Deliveries, held: list[asyncpg.Record], lease_s: float | None
+) -> tuple[Counter[str], list[asyncpg.Record]]:
+    """One attempt at each delivery this job holds, concurrently, recorded in one statement and
+    logged; with lease_s, the endpoint's next due ones leased in the same transaction. The outcomes
+    and the deliveries now held."""
     settings = deliveries.settings
-    attempts = delivery["attempts"]
-    sent = await send(deliveries.session, settings, delivery)
-    retry_at = _retry_at(sent, attempts + 1, settings.webhook_retry_scale)
+    sent = await asyncio.gather(*(send(deliveries.session, settings, delivery) for delivery in held))
+    attempted = [
+        (delivery, s.attempt, _retry_at(s, delivery["attempts"] + 1, settings.webhook_retry_scale))
+        for delivery, s in zip(held, sent, strict=True)
+    ]
     async with deliveries.pool.acquire() as conn:
-        recorded = await record_attempt(
-            conn, delivery["id"], attempts, sent.attempt,
-            retry_at=retry_at, disable_after_s=settings.webhook_disable_after_s,
+        recorded, leased = await record_attempts(
+            conn, attempted, disable_after_s=settings.webhook_disable_after_s, lease_s=lease_s
+        )
+    outcomes: Counter[str] = Counter()
+    for delivery, attempt, retry_at in attempted:
+        outcome = _outcome(attempt, retry_at) if delivery["id"] in recorded else "stale"
+        outcomes[outcome] += 1
+        log.info(
+            "webhook_attempted", delivery_id=delivery["id"], attempt=delivery["attempts"] + 1,
+            outcome=outcome, status_code=attempt.status_code, latency_ms=attempt.latency_ms,
+            error=attempt.error,
         )  # fmt: skip
-    outcome = _outcome(sent, retry_at) if recorded else "stale"
-    log.info(
-        "webhook_attempted", delivery_id=delivery["id"], attempt=attempts + 1, outcome=outcome,
-        status_code=sent.attempt.status_code, latency_ms=sent.attempt.latency_ms, error=sent.attempt.error,
-    )  # fmt: skip
-    return outcome
+    return outcomes, leased
 
 
 def _retry_at(sent: Sent, attempts_made: int, scale: float) -> datetime | None:
     """When to try again after a failure; None after a success or the last scheduled attempt."""
-    code = sent.attempt.status_code
-    if code is not None and 200 <= code < 300:
+    if sent.attempt.succeeded:
         return None
     delay = retry_delay_s(attempts_made, scale=scale, retry_after_s=sent.retry_after_s)
     # From the answer, not the request: Retry-After counts "after the response is received".
     return None if delay is None else sent.ended_at + timedelta(seconds=delay)
 
 
-def _outcome(sent: Sent, retry_at: datetime | None) -> str:
-    code = sent.attempt.status_code
-    if code is not None and 200 <= code < 300:
+def _outcome(attempt: Attempt, retry_at: datetime | None) -> str:
+    if attempt.succeeded:
         return "succeeded"
     return "retrying" if retry_at is not None else "failed"
 
