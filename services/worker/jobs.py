@@ -15,6 +15,7 @@ import msgspec
 import structlog
 from arq import Retry
 
+from services.worker.deliveries.state import wake_dispatcher
 from services.worker.enrich.pipeline import enrich
 from services.worker.retries import backoff_s, is_transient
 from services.worker.state import STATE_CTX, WorkerState
@@ -51,6 +52,8 @@ async def store_conversation(ctx: dict[str, Any], payload: bytes) -> str:
         log.warning("transient_error_retrying", error=repr(err), transient_retries=count)
         raise Retry(defer=backoff_s(count)) from err
     _count_job(outcome, started)
+    if outcome == "stored":
+        wake_dispatcher(ctx)
     await forget_transient_retries(ctx["redis"], job_id, ctx["job_try"])
     return outcome
 

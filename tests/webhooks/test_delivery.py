@@ -6,13 +6,15 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from shared.config import Settings
+from shared.queue import create_arq_pool, enqueue_event
 from tests.helpers import eventually
 from tests.webhooks.conftest import Listener, running_worker, store
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.verify import Webhook
-from tests.worker.conftest import T0
+from tests.worker.conftest import T0, make_event
 
 RICHER = {"event_rank": 2, "event_at": T0 + timedelta(minutes=5), "summary": "Booked for Tuesday."}
 DELIVERIES_SQL = "SELECT status, attempts FROM webhook_deliveries ORDER BY id"
@@ -89,3 +91,26 @@ async def test_filters_by_event_type_and_agent(
         await eventually(lambda: _settled(pg), 5, "deliveries settled")
     assert [r.event["type"] for r in only_updates.receiver.received] == ["conversation.updated"]
     assert other_agent.receiver.received == []
+
+
+async def test_a_stored_conversation_wakes_the_dispatcher(
+    settings: Settings, pg: asyncpg.Pool, listener: Listener
+) -> None:
+    """The next pass comes when the worker stores a conversation, not at the end of the interval:
+    with an interval of a minute, both deliveries arrive within seconds."""
+    endpoint = await listener.endpoint()
+    hourly = msgspec.structs.replace(settings, webhook_dispatch_interval_ms=60_000)
+    arq = await create_arq_pool(hourly)
+    try:
+        async with running_worker(hourly):
+            await enqueue_event(arq, make_event("call-woken-1"))
+            await eventually(_received(endpoint.receiver, 1), 10, "the first delivery")
+            # A pass has run since the first was stored: only another wake can send the second.
+            await enqueue_event(arq, make_event("call-woken-2"))
+            await eventually(_received(endpoint.receiver, 2), 10, "the second delivery")
+    finally:
+        await arq.aclose()
+    calls = [
+        Webhook(endpoint.secret).verify(r.body, r.headers)["data"]["id"] for r in endpoint.receiver.received
+    ]
+    assert len(set(calls)) == 2

@@ -1,5 +1,6 @@
-"""The dispatcher: every webhook_dispatch_interval_ms, fan new outbox events out to their endpoints
-and enqueue a deliver_webhook job for each delivery that is due.
+"""The dispatcher: every webhook_dispatch_interval_ms, and as soon as this worker process has stored
+a conversation, fan new outbox events out to their endpoints and enqueue a deliver_webhook job for
+each lane of deliveries that is due.
 
 The outbox row is the truth. A crash between a commit and an enqueue loses nothing: the delivery
 stays pending, its lease expires, and the next pass enqueues it again under the same job id (so a
@@ -27,6 +28,7 @@ log = structlog.get_logger(__name__)
 PRUNE_EVERY_S = 3600.0  # the retention sweep; every worker runs it, deleting twice is harmless
 FAN_OUT_LIMIT = 1000  # events per pass; the next pass takes the rest
 LANE_WIDTH = 25  # deliveries a job sends at once (docs/BENCHMARKS.md, "Webhooks out")
+MIN_GAP_S = 0.01  # between passes, however often stored conversations wake the dispatcher
 
 
 async def dispatch_once(deliveries: Deliveries, arq: ArqRedis) -> int:
@@ -72,7 +74,8 @@ async def prune_log(deliveries: Deliveries) -> int:
 
 
 async def run(deliveries: Deliveries, arq: ArqRedis) -> None:
-    """Dispatch forever, every interval, and prune hourly; an outage only skips passes."""
+    """Dispatch forever: every interval, or at once (MIN_GAP_S apart) when this process stored a
+    conversation; and prune hourly. An outage only skips passes."""
     interval_s = deliveries.settings.webhook_dispatch_interval_ms / 1000
     loop = asyncio.get_running_loop()
     next_prune = loop.time() + interval_s  # not at once: a starting worker has enough to do
@@ -86,7 +89,16 @@ async def run(deliveries: Deliveries, arq: ArqRedis) -> None:
             log.warning("webhook_dispatch_failed", error=repr(err))
         except Exception:
             log.exception("webhook_dispatch_failed")
-        await asyncio.sleep(interval_s)
+        await _next_pass(deliveries.due, interval_s)
+
+
+async def _next_pass(due: asyncio.Event, interval_s: float) -> None:
+    """Wait for the interval's end, or for a stored conversation (but at least MIN_GAP_S, so a busy
+    worker makes one pass for many conversations rather than one each)."""
+    await asyncio.sleep(MIN_GAP_S)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(due.wait(), max(0.0, interval_s - MIN_GAP_S))
+    due.clear()
 
 
 @contextlib.asynccontextmanager
