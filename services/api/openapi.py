@@ -18,6 +18,7 @@ from services.api.openapi_responses import (
     query_parameters,
     responses,
     tagged_read,
+    timestamp_or_date,
 )
 from services.api.openapi_webhooks import WEBHOOK_MODELS, webhook_paths
 from services.api.schemas import (
@@ -57,15 +58,6 @@ def _patch_responses() -> dict[str, Any]:
     result = responses(AgentUpdated, "404", "412", "413", "422", notes={"422": _PATCH_NOTE})
     result["200"]["headers"]["ETag"] = ETAG
     return result
-
-
-def _since_schema(generated: dict[str, Any]) -> dict[str, Any]:
-    """since is parsed by validation.parse_since, not msgspec's lenient mode: a timestamp or a date."""
-    return {
-        "type": "string",
-        "anyOf": [{"format": "date-time"}, {"format": "date"}],
-        "description": generated["description"],
-    }
 
 
 def _agent_paths() -> dict[str, Any]:
@@ -111,7 +103,7 @@ def _paths() -> dict[str, Any]:
                 "List conversations, newest first",
                 "read",
                 responses(ConversationList, "422", notes={"422": _CURSOR_NOTE}),
-                parameters=query_parameters(ListQuery, {"since": _since_schema}),
+                parameters=query_parameters(ListQuery, {"since": timestamp_or_date}),
             )
         },
         "/api/v1/conversations/{id}": {

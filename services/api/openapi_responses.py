@@ -165,6 +165,16 @@ def id_parameter(what: str) -> dict[str, Any]:
     }
 
 
+def timestamp_or_date(generated: dict[str, Any]) -> dict[str, Any]:
+    """A time parameter parsed by validation.parse_since, not msgspec's lenient mode: a timestamp
+    (no offset: UTC) or a date (midnight UTC)."""
+    return {
+        "type": "string",
+        "anyOf": [{"format": "date-time"}, {"format": "date"}],
+        "description": generated["description"],
+    }
+
+
 def without_none(tp: Any) -> Any:
     """`X | None` -> X: a missing query parameter is how a caller says None."""
     if get_origin(tp) in (Union, types.UnionType):

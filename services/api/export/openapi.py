@@ -12,6 +12,7 @@ from services.api.openapi_responses import (
     query_parameters,
     rate_limit_headers,
     responses,
+    timestamp_or_date,
 )
 
 EXPORT_PATH = "/api/v1/conversations/export"
@@ -22,15 +23,6 @@ _NOTES = {
     ),
     "429": "The key's request budget, or this account's export rows per minute, is used up; see Retry-After.",
 }
-
-
-def _timestamp(generated: dict[str, Any]) -> dict[str, Any]:
-    """since and until are parsed as the list's since is: a timestamp (no offset: UTC) or a date."""
-    return {
-        "type": "string",
-        "anyOf": [{"format": "date-time"}, {"format": "date"}],
-        "description": generated["description"],
-    }
 
 
 def export_paths() -> dict[str, Any]:
@@ -54,7 +46,9 @@ def export_paths() -> dict[str, Any]:
                 "Every conversation in a time range, as NDJSON or CSV",
                 "read",
                 answers,
-                parameters=query_parameters(ExportQuery, {"since": _timestamp, "until": _timestamp}),
+                parameters=query_parameters(
+                    ExportQuery, {"since": timestamp_or_date, "until": timestamp_or_date}
+                ),
             )
         }
     }
