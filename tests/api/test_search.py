@@ -69,9 +69,8 @@ async def test_search_combines_with_every_filter(api: Api, world: World) -> None
 
 async def test_search_pages_newest_first_like_the_list(api: Api, pg: asyncpg.Pool, world: World) -> None:
     await bulk_conversations(pg, world.a.account_id, [world.a_agent, world.a_agent2], 40, T0, "bulk")
-    listed = [c["id"] for c in (await api.call("GET", LIST, key=world.a.key, status=200, params={"limit": "200"}))[
-        "conversations"
-    ] if c["summary"] and c["summary"].startswith("bulk")]  # fmt: skip
+    everything = await api.call("GET", LIST, key=world.a.key, status=200, params={"limit": "200"})
+    listed = [c["id"] for c in everything["conversations"] if (c["summary"] or "").startswith("bulk")]
     walked: list[int] = []
     params = {"q": "bulk", "limit": "7"}
     for _ in range(10):
