@@ -32,16 +32,21 @@ _MATCHES_SQL = """c.id IN (
     WHERE d.transcript_document @@ websearch_to_tsquery('simple', ${n}))"""
 
 
-def _list_sql(channel: bool, agent: bool, since: bool, before: bool, q: bool) -> str:
-    """One fixed, fully index-bounded statement for one combination of filters."""
-    where = ["c.account_id = $1"]
-    n = 1
+def _add_agent_and_channel(where: list[str], n: int, agent: bool, channel: bool) -> int:
+    """The agent_id and channel filters, as the next placeholders after $n (in that order); the last n."""
     if agent:
         n += 1
         where.append(f"c.agent_id = ${n}")
     if channel:
         n += 1
         where.append(f"c.channel = ${n}")
+    return n
+
+
+def _list_sql(channel: bool, agent: bool, since: bool, before: bool, q: bool) -> str:
+    """One fixed, fully index-bounded statement for one combination of filters."""
+    where = ["c.account_id = $1"]
+    n = _add_agent_and_channel(where, 1, agent, channel)
     if since:
         n += 1
         where.append(f"c.started_at >= ${n}")
@@ -116,6 +121,7 @@ async def get_conversation(conn: Queryable, account_id: int, conversation_id: in
 # written by transactions below this statement's snapshot xmin. Every transaction there has ended, so
 # no row can still appear before the last one returned: one that commits late has a change_xid at or
 # above the xmin and waits for a later call. pg_current_snapshot() is the statement's own snapshot.
+
 # Which filters a sync request carries: (channel, agent_id).
 SyncShape = tuple[bool, bool]
 
@@ -127,13 +133,7 @@ def _sync_sql(channel: bool, agent: bool) -> str:
         "(c.change_xid, c.id) > ($2::text::xid8, $3)",
         "c.change_xid < pg_snapshot_xmin(pg_current_snapshot())",
     ]
-    n = 3
-    if agent:
-        n += 1
-        where.append(f"c.agent_id = ${n}")
-    if channel:
-        n += 1
-        where.append(f"c.channel = ${n}")
+    n = _add_agent_and_channel(where, 3, agent, channel)
     conditions = "\n  AND ".join(where)
     return (
         f"SELECT {LIST_COLUMNS}, c.change_xid::text AS change_xid\nFROM conversations c\n"
