@@ -22,14 +22,13 @@ LIST_COLUMNS = ", ".join(f"c.{_STORED_AS.get(name, name)}" for name in LIST_COLU
 
 # Which filters a list request carries: (channel, agent_id, since, before_id, q).
 FilterShape = tuple[bool, bool, bool, bool, bool]
-# q= as a set of ids, both documents of migration 0005 (each behind its GIN index), with the same
-# tsquery: websearch syntax (words all match, "a phrase", or, -word), word for word ('simple').
-_MATCHES_SQL = """c.id IN (
-    SELECT s.id FROM conversations s
-    WHERE s.account_id = $1 AND s.search_document @@ websearch_to_tsquery('simple', ${n})
-    UNION ALL
-    SELECT d.conversation_id FROM conversation_details d
-    WHERE d.transcript_document @@ websearch_to_tsquery('simple', ${n}))"""
+# q= over both documents of migration 0005, with the same tsquery: websearch syntax (words all
+# match, "a phrase", or, -word), word for word ('simple'). An OR checked on the rows the list's index
+# walks, not `id IN (matches)`: for a common word the page stops after its rows (0.07 ms against
+# 1.3 s at 100,000 rows, where IN hashed every match first); the transcript side is one hashed set.
+_MATCHES_SQL = """(c.search_document @@ websearch_to_tsquery('simple', ${n}) OR EXISTS (
+    SELECT 1 FROM conversation_details d
+    WHERE d.conversation_id = c.id AND d.transcript_document @@ websearch_to_tsquery('simple', ${n})))"""
 
 
 def _add_agent_and_channel(where: list[str], n: int, agent: bool, channel: bool) -> int:
