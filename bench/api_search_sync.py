@@ -2,11 +2,12 @@
 the API's own statement in the same run (issue #15).
 
 bench/api_setup.py's data (1,000,000 conversations, 500,000 in the big account, every summary
-mentions pricing), plus a transcript for each of the big account's conversations: 1 in 100 asks for
-a refund. So `q=pricing` matches every row (summary side) and `q=refund` 1 % of them (transcript
-side). The sync walks the big account from the start (first page) and from 51 rows before its end
-(last page). One API process pair (2 processes, limiter off, as api_bench's first-page target),
-wrk with 32 connections, `--seconds` per measurement, `--rounds` rounds; the medians are printed as
+mentions pricing), plus a transcript for each of the big account's conversations: those whose id
+is a multiple of 100 ask for a refund (1 in 50 of the account's, its ids being even). So `q=pricing`
+matches every row (summary side) and `q=refund` 2 % of them (transcript side). The sync walks
+the big account from the start (first page) and from 51 rows before its end (last page). One API
+(2 processes, limiter off, as api_bench's first-page target), wrk with 32 connections, `--seconds`
+per measurement, `--rounds` rounds; the medians are printed as
 JSON. Usage:
 
     .venv/bin/python -m bench.api_search_sync [--seconds 5] [--rounds 3]
@@ -45,7 +46,7 @@ SELECT id, jsonb_build_array(
 FROM conversations WHERE account_id = $1
 ON CONFLICT DO NOTHING
 """
-SEARCHES = {"q common (every row)": "pricing", "q rare (1 %)": "refund"}
+SEARCHES = {"q common (every row)": "pricing", "q rare (2 %)": "refund"}
 SEARCH_SHAPE = (False, False, False, False, True)
 SEARCH_LAST_SHAPE = (False, False, False, True, True)
 SYNC_LAST_SQL = """
