@@ -54,7 +54,7 @@ def combinations(fx: Fixture) -> dict[str, dict[str, Any]]:
 
 def statement(filters: dict[str, Any], fx: Fixture, before_id: int | None) -> tuple[str, list[object]]:
     """The SQL the API runs for these filters, and its arguments (shared/db/conversations.py order)."""
-    shape = ("channel" in filters, "agent_id" in filters, "since" in filters, before_id is not None)
+    shape = ("channel" in filters, "agent_id" in filters, "since" in filters, before_id is not None, False)
     args: list[object] = [BIG_ACCOUNT]
     args += [filters["agent_id"]] if "agent_id" in filters else []
     args += [filters["channel"]] if "channel" in filters else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import agents, conversations, discovery, whoami
+from services.api import agents, conversations, discovery, sync, whoami
 from services.api.access.contexts import key_cache_ctx, limiter_ctx, redis_pipe_ctx
 from services.api.access.gate import access_middleware
 from services.api.access.limiter import DECISIONS
@@ -29,6 +29,7 @@ def add_api_routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/api/v1/whoami", whoami.whoami)
     router.add_get("/api/v1/conversations", conversations.list_handler)
+    router.add_get("/api/v1/conversations/sync", sync.sync_handler)  # before {id}, which would 404 it
     router.add_get("/api/v1/conversations/export", export_handler)  # before {id}, which it would match
     router.add_get("/api/v1/conversations/{id}", conversations.detail_handler)
     router.add_get("/api/v1/agents", agents.list_handler)

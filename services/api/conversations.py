@@ -75,6 +75,7 @@ async def _page(pool: StatementPool, account_id: int, query: ListQuery) -> list[
         agent_id=query.agent_id,
         since=query.since,
         before_id=query.before_id,
+        q=query.q,
     )
     # An empty page after a cursor is either the end or a bad cursor; only then pay to tell.
     if (

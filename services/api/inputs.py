@@ -33,6 +33,26 @@ ANY_TEXT = rf"^[^{_TEXT_FORBIDDEN}]*$"
 ANY_LINE = rf"^[^{_CONTROLS}]*$"
 
 
+# The sync cursor as sent (services/api/sync.py): 17 bytes (version 1, change_xid, id) as base64url
+# without padding, spelled out so that every string the pattern admits is a cursor we could have
+# written: "AQ".."Af" is the version byte, the 13th character starts an id below 2**63, and the last
+# one carries no leftover bits.
+SYNC_CURSOR = "^A[Q-Za-f][A-Za-z0-9_-]{10}[A-Za-f][A-Za-z0-9_-]{9}[AEIMQUYcgkosw048]$"
+SearchText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=200,
+        pattern=VISIBLE_LINE,
+        description=(
+            "Full-text search, word for word in any language: every word must appear (in the caller "
+            'name, label and summary, or in the transcript); "a phrase" in quotes, `or` between '
+            "alternatives, -word to exclude. 1-200 characters, one line"
+        ),
+    ),
+]
+
+
 class ListQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """GET /api/v1/conversations query parameters."""
 
@@ -64,6 +84,27 @@ class ListQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=200, description="1-200, default 50")] = 50
+    q: SearchText | None = None
+
+
+class SyncQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """GET /api/v1/conversations/sync query parameters."""
+
+    cursor: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=SYNC_CURSOR,
+                description="The previous page's next_cursor; omit it to start from the first conversation",
+            ),
+        ]
+        | None
+    ) = None
+    channel: Annotated[Literal["phone", "web_chat"], msgspec.Meta(description="phone or web_chat")] | None = (
+        None
+    )
+    agent_id: Annotated[Id, msgspec.Meta(description="Only one receptionist's conversations")] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=200, description="1-200, default 50")] = 50
 
 
@@ -125,4 +166,14 @@ QUERY_RULES: dict[str, str] = {
     "since": "must be an ISO-8601 timestamp such as 2026-06-09T14:03:00Z (or a date, 2026-06-09)",
     "before_id": "must be a positive integer (the previous page's next_before_id)",
     "limit": "must be an integer between 1 and 200",
+    "q": (
+        "must be 1-200 characters on one line with at least one visible character and no control "
+        'characters (a bare null is refused as a stringified null: search the word as "null")'
+    ),
+}
+SYNC_RULES: dict[str, str] = {
+    "cursor": "must be a next_cursor returned by this endpoint, unchanged",
+    "channel": QUERY_RULES["channel"],
+    "agent_id": QUERY_RULES["agent_id"],
+    "limit": QUERY_RULES["limit"],
 }

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from services.api.export.openapi import export_paths
-from services.api.inputs import AgentPatch, ListQuery
+from services.api.inputs import AgentPatch, ListQuery, SyncQuery
 from services.api.openapi_responses import (
     ETAG,
     IF_MATCH,
@@ -27,6 +27,7 @@ from services.api.schemas import (
     AgentUpdated,
     ConversationDetail,
     ConversationList,
+    ConversationSync,
     WhoAmI,
 )
 from shared.errors import ErrorBody
@@ -35,6 +36,7 @@ from shared.openapi import REF, ref
 _MODELS = (
     WhoAmI,
     ConversationList,
+    ConversationSync,
     ConversationDetail,
     AgentList,
     Agent,
@@ -46,6 +48,13 @@ _MODELS = (
 _CURSOR_NOTE = (
     "Invalid query parameter (detail names it and the rule), or a before_id that is not one of your "
     "conversations (`before_id: no such conversation`)."
+)
+_SYNC_NOTE = "Invalid query parameter, or a cursor this endpoint did not return (`cursor: ...`)."
+_SYNC_DESCRIPTION = (
+    "Every conversation created or changed after the cursor, once per change, in the order the "
+    "changes were stored (never by wall clock): a conversation enriched later comes again. Start "
+    "without a cursor, keep each next_cursor, and poll; end_of_stream says nothing more is visible "
+    "now (a change still being written comes on a later call, after the ones before it)."
 )
 _PATCH_NOTE = (
     "A field that is not writable, a value that breaks its rule, or an If-Match outside its grammar; "
@@ -94,6 +103,18 @@ def _agent_paths() -> dict[str, Any]:
     }
 
 
+def _sync_path() -> dict[str, Any]:
+    """GET /api/v1/conversations/sync (services/api/sync.py)."""
+    get = operation(
+        "syncConversations",
+        "Conversations changed since a cursor, in change order",
+        "read",
+        responses(ConversationSync, "422", notes={"422": _SYNC_NOTE}),
+        parameters=query_parameters(SyncQuery),
+    )
+    return {"get": get | {"description": f"{_SYNC_DESCRIPTION} Needs the `read` scope."}}
+
+
 def _paths() -> dict[str, Any]:
     return {
         "/api/v1/whoami": {"get": operation("whoami", "Who this key belongs to", "read", responses(WhoAmI))},
@@ -106,6 +127,7 @@ def _paths() -> dict[str, Any]:
                 parameters=query_parameters(ListQuery, {"since": timestamp_or_date}),
             )
         },
+        "/api/v1/conversations/sync": _sync_path(),
         "/api/v1/conversations/{id}": {
             "get": operation(
                 "getConversation",

@@ -139,3 +139,14 @@ class AgentUpdated(msgspec.Struct, frozen=True):
 
     id: int
     updated: list[str]
+
+
+class ConversationSync(msgspec.Struct, frozen=True):
+    """Conversations created or changed since the cursor, in the order they changed (a conversation
+    changed again comes again); pass next_cursor back for the rest."""
+
+    conversations: list[ConversationItem]
+    next_cursor: Annotated[str, msgspec.Meta(description="Opaque; pass it as cursor next time")]
+    end_of_stream: Annotated[
+        bool, msgspec.Meta(description="Nothing more is visible now; call again later with next_cursor")
+    ]

@@ -5,13 +5,23 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import msgspec
 from multidict import MultiMapping
 
-from services.api.inputs import LINE_FIELDS, PATCH_RULES, QUERY_RULES, AgentPatch, ListQuery
+from services.api.inputs import (
+    LINE_FIELDS,
+    PATCH_RULES,
+    QUERY_RULES,
+    SYNC_RULES,
+    AgentPatch,
+    ListQuery,
+    SyncQuery,
+)
 from shared.errors import InvalidInput, undecodable_as_invalid
 
+T = TypeVar("T")
 _FIELD_IN_PATH = re.compile(r"`\$\.([A-Za-z_]+)")
 # The query's value syntax, checked before msgspec converts (its lenient string mode would also
 # take "null" for absent, "1e2" or "2.0" for an integer and a Unix time for a timestamp).
@@ -21,6 +31,8 @@ _SINCE = re.compile(
     r"(?P<time>[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
 )
 _INTEGER_PARAMS = ("agent_id", "before_id", "limit")
+# Literally "null": a caller's null stringified into the query, not a search (the word is `"null"`).
+_STRINGIFIED_NULL = "null"
 _CHANNELS = ("phone", "web_chat")
 _patch_decoder = msgspec.json.Decoder(AgentPatch)
 _object_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
@@ -69,22 +81,40 @@ def parse_since(raw: str) -> datetime:
         return (datetime.min if since.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
+def _checked_query(query: MultiMapping[str], rules: dict[str, str]) -> dict[str, str]:
+    """The single values of the rules' parameters, integers and channel already held to their syntax."""
+    raw = single_values(query, rules)
+    for name in _INTEGER_PARAMS:
+        if name in raw and not _INTEGER.fullmatch(raw[name]):
+            raise InvalidInput(f"{name}: {rules[name]}")
+    if "channel" in raw and raw["channel"] not in _CHANNELS:
+        raise InvalidInput(f"channel: {rules['channel']}")
+    return raw
+
+
+def _convert(raw: dict[str, str], shape: type[T], rules: dict[str, str]) -> T:
+    """The query Struct; a rule broken names its field."""
+    try:
+        return msgspec.convert(raw, shape, strict=False)
+    except msgspec.ValidationError as err:
+        field = _field_of(err) or "query"
+        raise InvalidInput(f"{field}: {rules.get(field, str(err))}") from None
+
+
 def parse_list_query(query: MultiMapping[str]) -> ListQuery:
     """The list's query parameters; unknown, repeated or loosely written ones are refused, so a typo'd
     or stringified cursor fails loudly instead of restarting the list forever."""
-    raw = single_values(query, QUERY_RULES)
-    for name in _INTEGER_PARAMS:
-        if name in raw and not _INTEGER.fullmatch(raw[name]):
-            raise _refuse(name)
-    if "channel" in raw and raw["channel"] not in _CHANNELS:
-        raise _refuse("channel")
+    raw = _checked_query(query, QUERY_RULES)
+    # q's pattern can't refuse a final line feed the same way in Python and ECMA (see LINE_FIELDS).
+    if "q" in raw and ("\n" in raw["q"] or raw["q"] == _STRINGIFIED_NULL):
+        raise _refuse("q")
     since = parse_since(raw.pop("since")) if "since" in raw else None
-    try:
-        params = msgspec.convert(raw, ListQuery, strict=False)
-    except msgspec.ValidationError as err:
-        field = _field_of(err) or "query"
-        raise InvalidInput(f"{field}: {QUERY_RULES.get(field, str(err))}") from None
-    return msgspec.structs.replace(params, since=since)
+    return msgspec.structs.replace(_convert(raw, ListQuery, QUERY_RULES), since=since)
+
+
+def parse_sync_query(query: MultiMapping[str]) -> SyncQuery:
+    """The sync's query parameters, as strictly as the list's (the cursor is decoded by the caller)."""
+    return _convert(_checked_query(query, SYNC_RULES), SyncQuery, SYNC_RULES)
 
 
 def _sent_fields(body: bytes) -> list[str]:

@@ -30,7 +30,11 @@ _KEY_COLUMNS = ("source", "provider_call_id")
 
 
 def _upsert_conversations_sql() -> str:
-    """Insert in the batch's order, or update when the event is newer (rank, then time)."""
+    """Insert in the batch's order, or update when the event is newer (rank, then time).
+
+    An update stamps the row with this transaction again (change_xid; an insert gets it by default):
+    the sync endpoint's order (migration 0005).
+    """
     columns = {**ROUTE_COLUMNS, **CONVERSATION_COLUMNS}
     names = ", ".join(columns)
     arrays = ", ".join(f"${n}::{pg_type}[]" for n, pg_type in enumerate(columns.values(), start=1))
@@ -40,7 +44,8 @@ INSERT INTO conversations AS c ({names})
 SELECT {names}
 FROM unnest({arrays}) WITH ORDINALITY AS t({names}, ord)
 ORDER BY ord
-ON CONFLICT (source, provider_call_id) DO UPDATE SET {updates}, updated_at = now()
+ON CONFLICT (source, provider_call_id) DO UPDATE SET {updates}, updated_at = now(),
+    change_xid = pg_current_xact_id()
 WHERE (EXCLUDED.event_rank, EXCLUDED.event_at) > (c.event_rank, c.event_at)
 RETURNING id, source, provider_call_id, (xmax = 0) AS inserted
 """  # noqa: S608 -- built once at import from the constant column names above

@@ -18,6 +18,7 @@ from tests.api.factories import make_key
 EXPECTED_OPERATIONS = {
     ("/api/v1/whoami", "get"),
     ("/api/v1/conversations", "get"),
+    ("/api/v1/conversations/sync", "get"),  # issue #15, tests/api/test_sync.py
     ("/api/v1/conversations/{id}", "get"),
     ("/api/v1/conversations/export", "get"),  # issue #15, tests/api/test_export.py
     ("/api/v1/agents", "get"),
@@ -42,6 +43,7 @@ EXPECTED_OPERATIONS = {
 EXPECTED_STATUSES = {
     ("/api/v1/whoami", "get"): set(),
     ("/api/v1/conversations", "get"): {"422"},
+    ("/api/v1/conversations/sync", "get"): {"422"},
     ("/api/v1/conversations/{id}", "get"): {"404"},
     ("/api/v1/agents", "get"): set(),
     ("/api/v1/agents/{id}", "get"): {"404"},
@@ -100,7 +102,7 @@ async def test_openapi_documents_auth_errors_and_parameters(api: Api) -> None:
     params = {p["name"]: p["schema"] for p in listing["parameters"]}
     assert params["limit"] == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
     assert params["channel"]["enum"] == ["phone", "web_chat"]
-    assert set(params) == {"channel", "agent_id", "since", "before_id", "limit"}
+    assert set(params) == {"channel", "agent_id", "since", "before_id", "limit", "q"}
     assert {"401", "403", "422", "500", "503"} <= set(listing["responses"])
     patch = doc["paths"]["/api/v1/agents/{id}"]["patch"]
     assert {"401", "403", "404", "413", "422"} <= set(patch["responses"])
