@@ -37,7 +37,9 @@ async def test_existing_rows_are_searchable_and_stamped_for_sync(servers: Server
                 await conn.execute(migration.sql)
                 await conn.execute(RECORD_SQL, migration.version, migration.checksum)
             await conn.execute(EXISTING_ROWS_SQL)
-        assert await migrate(conn) == ["0005_search_and_sync"]
+        applied = await migrate(conn)
+        assert applied[0] == "0005_search_and_sync"
+        assert applied == [m.version for m in load_migrations() if m.version >= "0005"]
         for q in ("dana", "billing", "refund", "facture", '"où est"'):
             assert await conn.fetchval(SEARCH_SQL, q) == 2, q
         assert await conn.fetchval(SEARCH_SQL, "caller") == 0  # roles are not words of the transcript

@@ -139,6 +139,9 @@ async def test_rotate_test_event_log_retry_and_recover(
         await api.call("POST", "/api/v1/webhooks/deliveries/{id}/retry", key=tenant.key, status=202,
                        path_id=test_delivery["id"])  # fmt: skip
         await eventually(lambda: _count(receiver, 3), 10, "the retried delivery")
+        # Settled, not only received: the hand edit below stands for an operator's later change, not
+        # one racing the job's record (tests/webhooks/test_lanes.py covers that race).
+        await eventually(lambda: _none_pending(pg), 10, "the retried delivery recorded")
         await pg.execute("UPDATE webhook_deliveries SET status = 'failed'")
         recovered = await api.call("POST", ONE + "/recover", key=tenant.key, status=202, path_id=endpoint_id,
                                    json={"since": "2000-01-01T00:00:00Z"})  # fmt: skip
@@ -147,6 +150,11 @@ async def test_rotate_test_event_log_retry_and_recover(
     first = next(r for r in receiver.received if r.headers["webhook-id"] == sent["event_id"])
     assert Webhook(rotated["secret"]).verify(first.body, first.headers)
     assert Webhook(created["secret"]).verify(first.body, first.headers)  # the overlap
+
+
+async def _none_pending(pg: asyncpg.Pool) -> bool:
+    pending: int = await pg.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")
+    return pending == 0
 
 
 async def _count(receiver: Receiver, n: int) -> bool:
