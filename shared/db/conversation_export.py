@@ -22,20 +22,38 @@ CSV_HEADER = (
     "device_type", "origin_url", "visitor_ip", "transcript", "recording_url",
 )  # fmt: skip
 _STORED_AS = {"started_at": "c.started_at_iso", "ended_at": "c.ended_at_iso"}
-_SOURCES = {
-    "device_type": "c.device_type", "origin_url": "c.origin_url", "visitor_ip": "d.visitor_ip::text",
-    "recording_url": "d.recording_url",
-}  # fmt: skip
 # "role: content" per turn, one line each, in the transcript's order.
 _TRANSCRIPT_TEXT = (
     "(SELECT string_agg((t->>'role') || ': ' || (t->>'content'), E'\\n' ORDER BY n) "
     "FROM jsonb_array_elements(d.transcript) WITH ORDINALITY x(t, n))"
 )
-_CSV_SELECT = ", ".join(
-    [_STORED_AS.get(field.name, f"c.{field.name}") for field in _LISTED]
-    + [_SOURCES["device_type"], _SOURCES["origin_url"], _SOURCES["visitor_ip"], _TRANSCRIPT_TEXT]
-    + [_SOURCES["recording_url"]]
-)
+# OWASP's list of what a spreadsheet runs as a formula when a cell starts with it: = + - @ tab CR;
+# but a phone number in E.164 (+ and digits: our from/to) is data, and stays as it is.
+_FORMULA = r"'^[-=+@\t\r]'"
+_PHONE = r"'^\+[0-9]+$'"
+
+
+def _csv_text(expr: str) -> str:
+    """A text cell: always quoted (RFC 4180: quotes doubled), empty for NULL; a value a spreadsheet
+    would run as a formula gets a leading ' so that it is shown instead."""
+    defused = f"CASE WHEN {expr} ~ E{_FORMULA} AND {expr} !~ {_PHONE} THEN chr(39) || {expr} ELSE {expr} END"
+    return f"coalesce('\"' || replace({defused}, '\"', '\"\"') || '\"', '')"
+
+
+def _csv_cell(expr: str, kind: object) -> str:
+    if kind is bool:
+        return f"CASE WHEN {expr} THEN 'true' ELSE 'false' END"
+    if kind is int:
+        return f"{expr}::text"
+    return _csv_text(expr)
+
+
+# The whole CSV line, built by Postgres as the NDJSON line is: no per-cell work in Python.
+_CSV_CELLS = [_csv_cell(_STORED_AS.get(field.name, f"c.{field.name}"), field.type) for field in _LISTED] + [
+    _csv_text(source)
+    for source in ("c.device_type", "c.origin_url", "d.visitor_ip::text", _TRANSCRIPT_TEXT, "d.recording_url")
+]
+_CSV_LINE = f"concat_ws(',', {', '.join(_CSV_CELLS)}) AS line"
 
 Cursor = tuple[datetime, int]  # the last row sent: (started_at, id)
 # Which filters an export carries: (channel, agent_id, since, until).
@@ -79,7 +97,7 @@ _SHAPES: list[ExportShape] = [
 EXPORT_NDJSON_SQL = {
     shape: _export_sql(f"({conversation_json()})::text AS line", *shape) for shape in _SHAPES
 }
-EXPORT_CSV_SQL = {shape: _export_sql(_CSV_SELECT, *shape) for shape in _SHAPES}
+EXPORT_CSV_SQL = {shape: _export_sql(_CSV_LINE, *shape) for shape in _SHAPES}
 COUNT_EXPORT_SQL = {shape: _count_sql(*shape) for shape in _SHAPES}
 # The very first cursor: before every conversation (started_at is NOT NULL, ids start at 1).
 START = (datetime.min.replace(tzinfo=UTC), 0)

@@ -58,6 +58,7 @@ async def test_csv_is_flat_with_the_transcript_as_text(api: Api, world: World) -
     assert tuple(header) == CSV_HEADER
     call_row, chat_row = dict(zip(header, call, strict=True)), dict(zip(header, chat, strict=True))
     assert call_row["id"] == str(world.a_call)
+    assert (call_row["from"], call_row["to"]) == ("+15550001111", "+15551234567")  # phone numbers are data
     assert call_row["transcript"] == "agent: Thanks for calling Acme!\ncaller: Do you do free estimates?"
     assert call_row["started_at"] == "2026-06-09T13:03:00Z"
     assert (call_row["is_archived"], call_row["device_type"], call_row["visitor_ip"]) == ("false", "", "")
