@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import msgspec
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
@@ -12,10 +10,10 @@ from pytest_aiohttp import AiohttpClient
 from ops.embedded import free_port
 from services.ingest.app import create_app
 from shared.config import Settings
-from tests.helpers import TEST_WEBHOOK_SECRET
+from tests.helpers import TEST_WEBHOOK_SECRET, eventually
 from tests.ingest.adapters.test_native import PHONE_CALL
 from tests.ingest.webhooks import post, sample, standard_headers, vapi_secret_headers
-from tests.shared.scrape import scrape, value
+from tests.shared.scrape import Samples, scrape, value
 
 PHONE_BODY = msgspec.json.encode(PHONE_CALL)
 WEBHOOKS = "ringready_webhooks_total"
@@ -56,10 +54,13 @@ async def test_queue_depth_and_age_grow_without_a_worker(client: TestClient, set
     for n in range(3):
         body = msgspec.json.encode({**PHONE_CALL, "call_id": f"call-depth-{n}"})
         await post(client, "/webhooks/v1/phone", body, standard_headers(body, msg_id=f"msg_{n}"), 202)
-    await asyncio.sleep(0.05)
-    waiting = await scrape(client)
+
+    async def aged() -> Samples | None:
+        samples = await scrape(client)
+        return samples if value(samples, "ringready_queue_oldest_job_age_seconds", **labels) >= 0.05 else None
+
+    waiting = await eventually(aged, 5, "the oldest job's age to pass 50 ms")
     assert value(waiting, "ringready_queue_depth", **labels) == 3
-    assert value(waiting, "ringready_queue_oldest_job_age_seconds", **labels) >= 0.05
 
 
 async def test_scrape_answers_without_redis(aiohttp_client: AiohttpClient, settings: Settings) -> None:

@@ -88,8 +88,12 @@ async def test_a_stopped_valkey_degrades_and_a_started_one_heals(
         assert await ping_through(health, pipe) is False
         assert health.state is RedisState.DEGRADED
         assert await ping_through(health, pipe) is None  # within the backoff: Redis is not asked
-        await asyncio.sleep(0.25)
-        assert await ping_through(health, pipe) is False  # the probe, still refused
+
+        async def probed() -> tuple[bool] | None:
+            answer = await ping_through(health, pipe)
+            return None if answer is None else (answer,)  # None: still within the backoff
+
+        assert await eventually(probed, 5, "the backoff to end and a probe to go out") == (False,)  # refused
         assert health.state is RedisState.DEGRADED and health.failures == 2
         await asyncio.to_thread(servers.redis.start)
 
