@@ -13,6 +13,7 @@ from services.api.inputs import BIGINT_MAX, QUERY_RULES, Id
 from services.api.validation import parse_since, single_values
 from shared.db.conversation_export import ExportFilters
 from shared.errors import InvalidInput
+from shared.export import FORMATS
 
 RULES: dict[str, str] = {
     "format": "must be 'ndjson' or 'csv'",
@@ -52,7 +53,7 @@ def _refuse(name: str) -> InvalidInput:
 def parse_export_query(query: MultiMapping[str]) -> ExportQuery:
     """Each parameter at most once, each value exactly as documented; else a 422 naming it."""
     raw = single_values(query, RULES)
-    if raw.get("format", "ndjson") not in ("ndjson", "csv"):
+    if raw.get("format", "ndjson") not in FORMATS:
         raise _refuse("format")
     if raw.get("channel", "phone") not in ("phone", "web_chat"):
         raise _refuse("channel")
